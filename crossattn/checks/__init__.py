@@ -1,0 +1,18 @@
+"""Exercise checkers, one module per lab. Each prints one ✓ line or raises CheckFailed with a hint."""
+from ._core import CheckFailed
+from .ch01 import check_attend, check_cross_weights, check_read, check_relevance, check_softmax
+from .ch02 import (
+    check_attention,
+    check_attention_flops,
+    check_masked_attention,
+    check_padding_mask,
+    check_scores,
+    check_split_heads,
+)
+
+__all__ = [
+    "CheckFailed",
+    "check_relevance", "check_softmax", "check_read", "check_attend", "check_cross_weights",
+    "check_scores", "check_attention", "check_padding_mask", "check_masked_attention",
+    "check_split_heads", "check_attention_flops",
+]

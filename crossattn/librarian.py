@@ -1,0 +1,166 @@
+"""The toy librarian of chapter 1: a query vector reads a shelf of labelled books.
+
+Each book has a 2-D *key* (the label on its spine, drawn as an arrow in the plane) and a
+*value* (its contents, here a colour, so that a blend of contents can be seen). A reader's
+query is a 2-D vector; the librarian scores every key by a dot product, turns the scores into
+weights with a softmax and hands back the weighted blend of the values.
+
+Nothing here is specific to two dimensions except the drawing: the same three steps are
+:func:`crossattn.attention` with m = 1 query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+
+from .numerics import softmax
+
+__all__ = ["Shelf", "default_shelf", "query_at", "read_shelf", "draw_reading", "librarian_figure", "LibrarianWidget"]
+
+
+@dataclass
+class Shelf:
+    """A small library.
+
+    titles: n book labels.
+    keys:   (n, 2) spine labels as vectors in the plane.
+    values: (n, 3) contents as RGB colours in [0, 1].
+    """
+
+    titles: list[str]
+    keys: NDArray[np.floating]
+    values: NDArray[np.floating]
+    value_names: list[str] = field(default_factory=lambda: ["red", "green", "blue"])
+
+    def __post_init__(self) -> None:
+        self.keys = np.asarray(self.keys, dtype=float)
+        self.values = np.asarray(self.values, dtype=float)
+        n = len(self.titles)
+        if self.keys.shape != (n, 2):
+            raise ValueError(f"keys must have shape (n, 2) = ({n}, 2) for {n} titles, got {self.keys.shape}")
+        if self.values.ndim != 2 or self.values.shape[0] != n:
+            raise ValueError(f"values must have shape (n, d_v) with n={n}, got {self.values.shape}")
+
+
+def default_shelf() -> Shelf:
+    """Four books whose spines point in four directions, each with a colour for contents."""
+    angles = np.deg2rad([20.0, 80.0, 150.0, 260.0])
+    keys = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (4, 2), unit length
+    values = np.array([
+        [0.85, 0.20, 0.15],  # cookery: red
+        [0.95, 0.75, 0.10],  # gardening: yellow
+        [0.20, 0.55, 0.25],  # botany: green
+        [0.15, 0.30, 0.80],  # astronomy: blue
+    ])
+    return Shelf(["cookery", "gardening", "botany", "astronomy"], keys, values)
+
+
+def query_at(angle_deg: float, length: float) -> NDArray[np.floating]:
+    """The query vector of shape (2,) at ``angle_deg`` degrees with the given length."""
+    a = np.deg2rad(angle_deg)
+    return length * np.array([np.cos(a), np.sin(a)])
+
+
+def read_shelf(query: NDArray[np.floating], shelf: Shelf) -> tuple[NDArray, NDArray, NDArray]:
+    """The librarian's three steps for one query of shape (2,).
+
+    Returns:
+        scores (n,) = keys · query; weights (n,) = softmax(scores); retrieved (d_v,) = weights @ values.
+    """
+    q = np.asarray(query, dtype=float)
+    if q.shape != (2,):
+        raise ValueError(f"query must have shape (2,), got {q.shape}")
+    scores = shelf.keys @ q  # (n, 2) @ (2,) -> (n,)
+    weights = softmax(scores)  # (n,)
+    return scores, weights, weights @ shelf.values  # (n,) @ (n, 3) -> (3,)
+
+
+def draw_reading(query: NDArray[np.floating], shelf: Shelf, axes: tuple | None = None) -> tuple:
+    """Draw one reading: keys and query in the plane, the weights as bars, the retrieved colour.
+
+    Returns the three axes (plane, weights, retrieved value).
+    """
+    scores, weights, retrieved = read_shelf(query, shelf)
+    if axes is None:
+        fig = plt.figure(figsize=(9, 3))
+        axes = (fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3))
+    plane, bars, swatch = axes
+    lim = max(1.3, 1.15 * float(np.linalg.norm(query)))
+    for key, title, colour in zip(shelf.keys, shelf.titles, shelf.values):
+        plane.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=2))
+        plane.text(*(1.12 * key), title, ha="center", va="center", fontsize=8)
+    plane.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color="black", lw=2.5))
+    plane.text(*(np.asarray(query) * 1.08 + 0.05), "query", fontsize=8, weight="bold")
+    plane.set_xlim(-lim, lim)
+    plane.set_ylim(-lim, lim)
+    plane.set_aspect("equal")
+    plane.set_xticks([])
+    plane.set_yticks([])
+    plane.set_title("keys (spines) and the query", fontsize=9)
+    bars.bar(range(len(weights)), weights, color=shelf.values)
+    bars.set_xticks(range(len(weights)), shelf.titles, rotation=30, fontsize=8)
+    bars.set_ylim(0, 1)
+    bars.set_title("weights = softmax(keys · query)", fontsize=9)
+    swatch.imshow(retrieved.reshape(1, 1, -1).clip(0, 1))
+    swatch.set_xticks([])
+    swatch.set_yticks([])
+    swatch.set_title("retrieved value (blend)", fontsize=9)
+    return plane, bars, swatch
+
+
+def librarian_figure(settings: list[tuple[float, float]] | None = None, shelf: Shelf | None = None) -> Figure:
+    """Static version of :class:`LibrarianWidget`: one row per (angle in degrees, length) setting."""
+    shelf = default_shelf() if shelf is None else shelf
+    settings = [(20.0, 1.0), (50.0, 1.0), (50.0, 6.0), (200.0, 0.0)] if settings is None else settings
+    fig, grid = plt.subplots(len(settings), 3, figsize=(9, 2.8 * len(settings)), squeeze=False)
+    for row, (angle, length) in zip(grid, settings):
+        draw_reading(query_at(angle, length), shelf, axes=tuple(row))
+        row[0].set_title(f"query: angle {angle:g}°, length {length:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+class LibrarianWidget:
+    """A live librarian: sliders move the query; the weights and retrieved colour follow.
+
+    Works with ipywidgets 7.7 (Colab) and 8 (JupyterLab): it uses only FloatSlider, HTML,
+    Output and VBox/HBox, and redraws with ``observe`` on each slider's ``value``.
+    Attributes a test can drive: ``angle``, ``length`` (sliders) and ``readout`` (HTML).
+    """
+
+    def __init__(self, shelf: Shelf | None = None, angle: float = 50.0, length: float = 1.0) -> None:
+        import ipywidgets as widgets
+
+        self.shelf = default_shelf() if shelf is None else shelf
+        self.angle = widgets.FloatSlider(value=angle, min=0.0, max=360.0, step=5.0, description="angle (°)")
+        self.length = widgets.FloatSlider(value=length, min=0.0, max=8.0, step=0.25, description="length")
+        self.readout = widgets.HTML()
+        self.plot = widgets.Output()
+        self.angle.observe(self._update, names="value")
+        self.length.observe(self._update, names="value")
+        self.box = widgets.VBox([widgets.HBox([self.angle, self.length]), self.readout, self.plot])
+        self._update()
+
+    def _update(self, _change: object = None) -> None:
+        from IPython.display import display
+
+        query = query_at(self.angle.value, self.length.value)
+        _, weights, retrieved = read_shelf(query, self.shelf)
+        cells = "".join(f"<td>{t}: <b>{w:.2f}</b></td>" for t, w in zip(self.shelf.titles, weights))
+        rgb = ", ".join(f"{c:.2f}" for c in retrieved)
+        self.readout.value = f"<table><tr>{cells}</tr></table>retrieved value (RGB): [{rgb}]"
+        with self.plot:
+            self.plot.clear_output(wait=True)
+            plane, _, _ = draw_reading(query, self.shelf)
+            fig = plane.figure
+            display(fig)
+            plt.close(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)

@@ -1,0 +1,46 @@
+"""Boolean attention masks (chapter 2). Convention everywhere: True means 'may attend'.
+
+This is the convention of ``torch.nn.functional.scaled_dot_product_attention``. It is the
+OPPOSITE of ``torch.nn.MultiheadAttention``'s ``key_padding_mask`` and boolean ``attn_mask``,
+where True means 'blocked'. A mask has shape (..., m, n): one row per query, one column per key.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["padding_mask", "causal_mask"]
+
+
+def padding_mask(source_lengths: ArrayLike, m: int, n: int) -> NDArray[np.bool_]:
+    """Mask that lets every query see the real source tokens and none of the padding.
+
+    Args:
+        source_lengths: int array of shape (B,): how many of the n source positions are real
+            tokens in each batch element (the rest, at the end, are padding).
+        m: target (query) length.
+        n: padded source (key) length.
+
+    Returns:
+        Boolean array of shape (B, m, n); ``mask[b, i, j]`` is True when ``j < source_lengths[b]``.
+    """
+    lengths = np.asarray(source_lengths)
+    if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"source_lengths must be a 1-D integer array of shape (B,), got {lengths.dtype} {lengths.shape}")
+    if m < 1 or n < 1:
+        raise ValueError(f"m and n must be positive, got m={m}, n={n}")
+    if np.any(lengths < 0) or np.any(lengths > n):
+        raise ValueError(f"source_lengths must lie in [0, n={n}], got {lengths.tolist()}")
+    key_is_real = np.arange(n)[None, :] < lengths[:, None]  # (B, n)
+    return np.broadcast_to(key_is_real[:, None, :], (len(lengths), m, n)).copy()  # (B, m, n)
+
+
+def causal_mask(m: int, n: int | None = None) -> NDArray[np.bool_]:
+    """Lower-triangular mask of shape (m, n): query i may attend to keys 0..i (chapter 4).
+
+    With ``n`` omitted the mask is square (self-attention of a sequence on itself).
+    """
+    n = m if n is None else n
+    if m < 1 or n < 1:
+        raise ValueError(f"m and n must be positive, got m={m}, n={n}")
+    return np.tril(np.ones((m, n), dtype=bool))
