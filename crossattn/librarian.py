@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from .numerics import softmax
+from .widgets import CourseWidget
 
 __all__ = ["Shelf", "default_shelf", "query_at", "read_shelf", "draw_reading", "librarian_figure", "LibrarianWidget"]
 
@@ -124,12 +125,11 @@ def librarian_figure(settings: list[tuple[float, float]] | None = None, shelf: S
     return fig
 
 
-class LibrarianWidget:
+class LibrarianWidget(CourseWidget):
     """A live librarian: sliders move the query; the weights and retrieved colour follow.
 
-    Works with ipywidgets 7.7 (Colab) and 8 (JupyterLab): it uses only FloatSlider, HTML,
-    Output and VBox/HBox, and redraws with ``observe`` on each slider's ``value``.
-    Attributes a test can drive: ``angle``, ``length`` (sliders) and ``readout`` (HTML).
+    Sliders ``angle`` (degrees) and ``length``; ``readout`` states the weights and the
+    retrieved value. Works with ipywidgets 7.7 (Colab) and 8 (see :mod:`crossattn.widgets`).
     """
 
     def __init__(self, shelf: Shelf | None = None, angle: float = 50.0, length: float = 1.0) -> None:
@@ -138,29 +138,13 @@ class LibrarianWidget:
         self.shelf = default_shelf() if shelf is None else shelf
         self.angle = widgets.FloatSlider(value=angle, min=0.0, max=360.0, step=5.0, description="angle (°)")
         self.length = widgets.FloatSlider(value=length, min=0.0, max=8.0, step=0.25, description="length")
-        self.readout = widgets.HTML()
-        self.plot = widgets.Output()
-        self.angle.observe(self._update, names="value")
-        self.length.observe(self._update, names="value")
-        self.box = widgets.VBox([widgets.HBox([self.angle, self.length]), self.readout, self.plot])
-        self._update()
+        self._build([self.angle, self.length])
 
     def _update(self, _change: object = None) -> None:
-        from IPython.display import display
-
         query = query_at(self.angle.value, self.length.value)
         _, weights, retrieved = read_shelf(query, self.shelf)
         cells = "".join(f"<td>{t}: <b>{w:.2f}</b></td>" for t, w in zip(self.shelf.titles, weights))
         rgb = ", ".join(f"{c:.2f}" for c in retrieved)
         self.readout.value = f"<table><tr>{cells}</tr></table>retrieved value (RGB): [{rgb}]"
-        with self.plot:
-            self.plot.clear_output(wait=True)
-            plane, _, _ = draw_reading(query, self.shelf)
-            fig = plane.figure
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.box)
+        plane, _, _ = draw_reading(query, self.shelf)
+        self._show_figure(plane.figure)

@@ -1,0 +1,36 @@
+"""Sphinx hooks for the course website (listed in ``_config.yml`` under ``extra_extensions``).
+
+Chapter pages are MyST text notebooks, so the book theme gives them launch buttons that would
+open the ``.md`` source in Colab or Binder, which Colab cannot run. Here the rocket menu of
+chapter ``chapters/NN_name`` launches its lab ``notebooks/NN_name.ipynb`` instead.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+
+
+def _chapter_to_lab(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    if not pagename.startswith("chapters/"):
+        return
+    name = pagename.split("/", 1)[1]
+    lab = Path(app.srcdir) / "notebooks" / f"{name}.ipynb"
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        if not lab.exists():
+            context["header_buttons"].remove(group)
+            return
+        group["tooltip"] = f"Launch the lab of this chapter (notebooks/{name}.ipynb)"
+        for button in group["buttons"]:
+            if "url" in button:
+                button["url"] = button["url"].replace(f"chapters/{name}.md", f"notebooks/{name}.ipynb")
+        return
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # The theme adds its launch buttons at priority 501; rewrite them just after.
+    app.connect("html-page-context", _chapter_to_lab, priority=502)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,24 @@
+"""Build every widget the course ships, move each of its controls, and print what it shows.
+
+Run by tests/test_widgets.py with the Python of each ipywidgets line (8 here, 7.7.1 in a small
+virtual environment). Prints one JSON object: the ipywidgets version and, per widget, the
+readout before and after each control is moved.
+"""
+import json
+
+import ipywidgets
+import matplotlib
+
+matplotlib.use("Agg")
+
+from crossattn.widgets import all_widgets  # noqa: E402
+
+report = {"ipywidgets": ipywidgets.__version__, "widgets": {}}
+for entry in all_widgets():
+    widget = entry.make()
+    readouts = [widget.readout.value]
+    for control in widget.controls:
+        control.value = control.max if control.value != control.max else control.min
+        readouts.append(widget.readout.value)
+    report["widgets"][entry.name] = readouts
+print(json.dumps(report))
