@@ -1,5 +1,7 @@
 """Sphinx hooks for the course website (listed in ``_config.yml`` under ``extra_extensions``).
 
+Two fixes of what the theme and Jupyter Book 1 do by default:
+
 Chapter pages are MyST text notebooks, so the book theme gives them launch buttons that would
 open the ``.md`` source in Colab or Binder, which Colab cannot run. Here the rocket menu of
 chapter ``chapters/NN_name`` launches its lab ``notebooks/NN_name.ipynb`` instead.
@@ -30,7 +32,21 @@ def _chapter_to_lab(app: Sphinx, pagename: str, templatename: str, context: dict
         return
 
 
+def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    # Jupyter Book 1 registers sphinx-thebe's and sphinx-togglebutton's inline scripts twice;
+    # the second `const THEBE_JS_URL` is a console error in every browser.
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # An inline script has filename None or "" depending on who added it.
+        key = (str(getattr(script, "filename", script) or ""), repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     # The theme adds its launch buttons at priority 501; rewrite them just after.
     app.connect("html-page-context", _chapter_to_lab, priority=502)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
