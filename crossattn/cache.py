@@ -1,0 +1,68 @@
+"""Key/value caches for incremental decoding (chapter 5).
+
+Cross-attention reads the same source at every decoding step, so its K and V are computed once
+per source and layer and then reused: a *static* cache. Decoder self-attention gains one token
+per step, so its K and V grow by one row per step: a *growing* cache.
+K and V are stored as (B, h, L, d_head).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["KVCache"]
+
+
+@dataclass
+class KVCache:
+    """Keys and values of one attention module; ``static`` for cross-attention."""
+
+    static: bool = False
+    k: Tensor | None = None  # (B, h, L, d_head)
+    v: Tensor | None = None  # (B, h, L, d_head)
+
+    @property
+    def length(self) -> int:
+        """How many positions are cached (L)."""
+        return 0 if self.k is None else self.k.shape[-2]
+
+    def store(self, k: Tensor, v: Tensor) -> None:
+        """Fill a static cache once."""
+        if not self.static:
+            raise ValueError("store() is for the static cross-attention cache; a self-attention cache grows with append()")
+        if self.k is not None:
+            raise ValueError("this cross-attention cache is already filled: its K, V must not change during decoding")
+        self.k, self.v = k, v
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append new rows (B, h, t, d_head) to a growing cache; return all of K and V."""
+        if self.static:
+            raise ValueError("a cross-attention cache is fixed once filled: never append to it")
+        if self.k is None:
+            self.k, self.v = k, v
+        else:
+            self.k = torch.cat([self.k, k], dim=-2)  # (B, h, L + t, d_head)
+            self.v = torch.cat([self.v, v], dim=-2)
+        return self.k, self.v
+
+    def repeat_interleave(self, beams: int) -> "KVCache":
+        """A cache for ``beams`` beams per batch element (B·beams, h, L, d_head).
+
+        The copy is real memory; for a static cache prefer :meth:`expand_beams`, which shares it.
+        """
+        return KVCache(self.static, None if self.k is None else self.k.repeat_interleave(beams, 0),
+                       None if self.v is None else self.v.repeat_interleave(beams, 0))
+
+    def expand_beams(self, beams: int) -> "KVCache":
+        """The static cache of ONE source, seen by ``beams`` beams without copying it.
+
+        (1, h, n, d_head) -> (beams, h, n, d_head) as a stride-0 view that shares memory with the
+        original: possible because cross-attention K, V never change during decoding.
+        """
+        if not self.static or self.k is None or self.v is None:
+            raise ValueError("only a filled cross-attention cache can be shared across beams")
+        if self.k.shape[0] != 1:
+            raise ValueError(f"share a cache across beams one source at a time: batch is {self.k.shape[0]}, expected 1")
+        return KVCache(True, self.k.expand(beams, -1, -1, -1), self.v.expand(beams, -1, -1, -1))

@@ -1,0 +1,187 @@
+"""PyTorch building blocks of the encoder–decoder (chapter 4; switched on by chapters 5–8).
+
+Shapes: B batch, m target (query) length, n source (key/value) length, d_model model width,
+h heads, d_head = d_model / h. Masks are boolean with True = "may attend", as in
+``torch.nn.functional.scaled_dot_product_attention``; ``torch.nn.MultiheadAttention`` uses the
+opposite convention (True = blocked). A query row whose keys are all blocked gets zero weights
+and a zero output, never NaN.
+
+Only torch APIs available since torch 2.1 are used, so the labs run on Colab's torch.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .cache import KVCache
+
+__all__ = ["MultiheadAttention", "RelativePositionBias", "FeedForward", "EncoderLayer", "DecoderLayer"]
+
+
+class RelativePositionBias(nn.Module):
+    """A learned scalar per head and clipped offset i − j, added to the attention scores (chapter 6).
+
+    Offsets are clipped to [−max_distance, max_distance], as in Shaw et al. (2018); T5 buckets
+    them instead. ``forward(m, n, offset)`` returns the bias of shape (h, m, n) for queries at
+    positions offset..offset+m−1 and keys at positions 0..n−1.
+    """
+
+    def __init__(self, h: int, max_distance: int = 16) -> None:
+        super().__init__()
+        self.max_distance = max_distance
+        self.table = nn.Parameter(torch.zeros(h, 2 * max_distance + 1))  # (h, 2·max_distance + 1)
+
+    def forward(self, m: int, n: int, offset: int = 0) -> Tensor:
+        i = torch.arange(offset, offset + m, device=self.table.device)[:, None]  # (m, 1)
+        j = torch.arange(n, device=self.table.device)[None, :]  # (1, n)
+        rel = (i - j).clamp(-self.max_distance, self.max_distance) + self.max_distance  # (m, n)
+        return self.table[:, rel]  # (h, m, n)
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head attention: queries from ``x``, keys and values from ``s`` (chapter 4).
+
+    ``s = None`` means self-attention (s = x). Pass ``shared_k`` / ``shared_v`` to reuse another
+    module's W_K / W_V (weight tying, chapter 7): the very same ``nn.Linear`` objects, not copies.
+    Pass a :class:`KVCache` to decode incrementally (chapter 5). The weights of the last call are
+    kept in ``last_weights`` (B, h, m, n), detached, for plotting.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        h: int,
+        relative_bias: RelativePositionBias | None = None,
+        shared_k: nn.Linear | None = None,
+        shared_v: nn.Linear | None = None,
+    ) -> None:
+        super().__init__()
+        if d_model % h:
+            raise ValueError(f"d_model={d_model} is not divisible by h={h}")
+        self.d_model, self.h, self.d_head = d_model, h, d_model // h
+        self.w_q = nn.Linear(d_model, d_model, bias=False)
+        self.w_k = shared_k if shared_k is not None else nn.Linear(d_model, d_model, bias=False)
+        self.w_v = shared_v if shared_v is not None else nn.Linear(d_model, d_model, bias=False)
+        self.w_o = nn.Linear(d_model, d_model, bias=False)
+        self.relative_bias = relative_bias
+        self.last_weights: Tensor | None = None
+
+    def _split(self, t: Tensor) -> Tensor:
+        B, L, _ = t.shape
+        return t.view(B, L, self.h, self.d_head).transpose(1, 2)  # (B, L, d_model) -> (B, h, L, d_head)
+
+    def project_kv(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of source states s (B, n, d_model): two tensors (B, h, n, d_head)."""
+        return self._split(self.w_k(s)), self._split(self.w_v(s))
+
+    def forward(
+        self,
+        x: Tensor,
+        s: Tensor | None = None,
+        mask: Tensor | None = None,
+        cache: KVCache | None = None,
+        offset: int = 0,
+    ) -> Tensor:
+        """Attend from x (B, m, d_model) to s (B, n, d_model); return (B, m, d_model).
+
+        mask: bool, broadcastable to (B, h, m, n) — e.g. (m, n), (B, 1, n) or (B, 1, m, n) — True = may attend.
+        cache: for a *static* cache (cross-attention) K, V of ``s`` are computed on the first call
+        and reused after (``s`` may then be None); for a *growing* cache (self-attention) the
+        K, V of the new tokens x are appended and the queries attend over everything cached.
+        offset: position of the first query (used by the relative bias during incremental decoding).
+        """
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, m, d_model={self.d_model}), got {tuple(x.shape)}")
+        B, m, _ = x.shape
+        q = self._split(self.w_q(x))  # (B, h, m, d_head)
+        if cache is None:
+            k, v = self.project_kv(x if s is None else s)  # (B, h, n, d_head) each
+        elif cache.static:
+            if cache.k is None:
+                if s is None:
+                    raise ValueError("an empty cross-attention cache needs the source states s")
+                cache.store(*self.project_kv(s))
+            k, v = cache.k, cache.v  # computed once per source, reused at every step
+        else:
+            k, v = cache.append(*self.project_kv(x if s is None else s))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, h, m, d_head) @ (B, h, d_head, n) -> (B, h, m, n)
+        if self.relative_bias is not None:
+            scores = scores + self.relative_bias(m, k.shape[-2], offset)  # + (h, m, n)
+        if mask is not None:
+            if mask.dtype != torch.bool:
+                raise ValueError(f"mask must be boolean (True = may attend), got {mask.dtype}")
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # (B, h, m, n)
+        weights = torch.nan_to_num(weights, nan=0.0)  # a fully blocked row: zeros, not NaN
+        self.last_weights = weights.detach()
+        out = (weights @ v).transpose(1, 2).reshape(B, m, self.d_model)  # (B, h, m, d_head) -> (B, m, d_model)
+        return self.w_o(out)
+
+
+class FeedForward(nn.Module):
+    """Position-wise MLP: d_model -> d_ff -> d_model with a GELU."""
+
+    def __init__(self, d_model: int, d_ff: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)  # (B, L, d_model) -> (B, L, d_model)
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm encoder layer: self-attention then feed-forward, each with an optional residual."""
+
+    def __init__(self, d_model: int, h: int, d_ff: int, residual: bool = True,
+                 shared_k: nn.Linear | None = None, shared_v: nn.Linear | None = None) -> None:
+        super().__init__()
+        self.residual = residual
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.self_attn = MultiheadAttention(d_model, h, shared_k=shared_k, shared_v=shared_v)
+        self.ff = FeedForward(d_model, d_ff)
+
+    def forward(self, s: Tensor, mask: Tensor | None = None) -> Tensor:
+        """s: (B, n, d_model); mask broadcastable to (B, h, n, n). Returns (B, n, d_model)."""
+        a = self.self_attn(self.norm1(s), mask=mask)
+        s = s + a if self.residual else a
+        f = self.ff(self.norm2(s))
+        return s + f if self.residual else f
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm decoder layer: causal self-attention, cross-attention to the encoder, feed-forward."""
+
+    def __init__(self, d_model: int, h: int, d_ff: int, residual: bool = True,
+                 cross_relative_bias: RelativePositionBias | None = None,
+                 shared_k: nn.Linear | None = None, shared_v: nn.Linear | None = None) -> None:
+        super().__init__()
+        self.residual = residual
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.self_attn = MultiheadAttention(d_model, h, shared_k=shared_k, shared_v=shared_v)
+        self.cross_attn = MultiheadAttention(d_model, h, relative_bias=cross_relative_bias,
+                                             shared_k=shared_k, shared_v=shared_v)
+        self.ff = FeedForward(d_model, d_ff)
+
+    def forward(
+        self,
+        y: Tensor,
+        memory: Tensor,
+        self_mask: Tensor | None = None,
+        cross_mask: Tensor | None = None,
+        self_cache: KVCache | None = None,
+        cross_cache: KVCache | None = None,
+        offset: int = 0,
+    ) -> Tensor:
+        """y: (B, m, d_model) target states; memory: (B, n, d_model) encoder output. Returns (B, m, d_model).
+
+        self_mask broadcastable to (B, h, m, m) (causal); cross_mask to (B, h, m, n) (padding).
+        offset: position of y's first token (incremental decoding, chapter 5).
+        """
+        a = self.self_attn(self.norm1(y), mask=self_mask, cache=self_cache)
+        y = y + a if self.residual else a
+        c = self.cross_attn(self.norm2(y), memory, mask=cross_mask, cache=cross_cache, offset=offset)  # Q from y, K and V from memory
+        y = y + c if self.residual else c
+        f = self.ff(self.norm3(y))
+        return y + f if self.residual else f

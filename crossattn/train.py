@@ -1,0 +1,78 @@
+"""Training and evaluating the tiny encoder–decoder on CPU (chapters 4–7)."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .data import PAD, Batch, to_batch
+from .model import EncoderDecoder
+
+__all__ = ["TrainConfig", "History", "sequence_loss", "train", "token_accuracy", "seed_everything"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's generators (labs call this once at the top)."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`."""
+
+    steps: int = 300  # optimiser steps
+    batch_size: int = 64  # pairs per step, drawn with replacement
+    lr: float = 3e-3  # Adam learning rate
+    seed: int = 0  # seeds the model's init (if built after) and the batch order
+    clip: float = 1.0  # gradient-norm clipping
+
+
+@dataclass
+class History:
+    """What :func:`train` records: the training loss at every step."""
+
+    losses: list[float] = field(default_factory=list)
+
+
+def sequence_loss(model: EncoderDecoder, batch: Batch) -> Tensor:
+    """Mean cross-entropy (nats per token) over the non-padding target tokens."""
+    logits = model(batch.src, batch.tgt_in)  # (B, m, V)
+    return F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
+
+
+def train(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]], cfg: TrainConfig | None = None) -> History:
+    """Train ``model`` on ``pairs`` with Adam; return the loss curve."""
+    cfg = cfg or TrainConfig()
+    if not pairs:
+        raise ValueError("train needs at least one (source, target) pair")
+    rng = random.Random(cfg.seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history = History()
+    model.train()
+    for _ in range(cfg.steps):
+        batch = to_batch([pairs[rng.randrange(len(pairs))] for _ in range(cfg.batch_size)])
+        loss = sequence_loss(model, batch)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimiser.step()
+        history.losses.append(loss.item())
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def token_accuracy(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]]) -> float:
+    """Teacher-forced accuracy: the fraction of non-padding target tokens (EOS included) predicted right."""
+    model.eval()
+    batch = to_batch(pairs)
+    pred = model(batch.src, batch.tgt_in).argmax(-1)  # (B, m)
+    real = batch.tgt_out != PAD
+    return (pred[real] == batch.tgt_out[real]).float().mean().item()
