@@ -16,7 +16,7 @@ import nbformat
 
 __all__ = [
     "SETUP_TAG", "SOLUTION_TAG", "CHECK_TAG", "ALLOWED_TAGS", "setup_cell_source", "tags",
-    "read_notebook", "execute_lab", "LabError",
+    "read_notebook", "execute_lab", "sync_setup_cell", "repo_url_from_config", "LabError",
 ]
 
 SETUP_TAG, SOLUTION_TAG, CHECK_TAG = "setup", "solution", "check"
@@ -29,14 +29,18 @@ ALLOWED_TAGS = frozenset({
 })
 
 _SETUP_TEMPLATE = '''\
-# Setup, the same in every lab. On Colab it installs the course package `crossattn` (and nothing
-# else: Colab's own torch, numpy and ipywidgets are kept); anywhere else it does nothing.
+# Setup, the same in every lab. On Colab: install the course
+# package `crossattn` and nothing else (Colab keeps its own torch,
+# numpy and ipywidgets). Anywhere else: do nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "git+{repo_url}"], check=True)'''
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "git+{repo_url}"],
+        check=True,
+    )'''
 
 
 class LabError(ValueError):
@@ -75,10 +79,35 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     return nb
 
 
+def repo_url_from_config(start: str | Path) -> str:
+    """The repository URL in the ``_config.yml`` of the book that holds ``start``."""
+    import yaml
+
+    for folder in [Path(start).resolve(), *Path(start).resolve().parents]:
+        config = folder / "_config.yml"
+        if config.is_file():
+            url = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("repository", {}).get("url")
+            if not url:
+                raise LabError(f"{config}: no repository.url")
+            return url
+    raise LabError(f"{start}: no _config.yml in this folder or above it")
+
+
+def sync_setup_cell(nb: nbformat.NotebookNode, repo_url: str) -> bool:
+    """Make the lab's setup cell (tagged ``setup``) the canonical one; return whether it changed."""
+    cells = [c for c in nb.cells if SETUP_TAG in tags(c)]
+    if len(cells) != 1:
+        raise LabError(f"a lab has exactly one cell tagged '{SETUP_TAG}', found {len(cells)}")
+    changed = cells[0].source != setup_cell_source(repo_url)
+    cells[0].source = setup_cell_source(repo_url)
+    return changed
+
+
 def execute_lab(path: str | Path, timeout: int = 300) -> float:
     """Run the lab at ``path`` top to bottom in a fresh kernel and save it with its outputs.
 
-    Returns the seconds it took. The widget state is dropped from the saved notebook.
+    The setup cell is first made the canonical one for the book's repository URL. Returns the
+    seconds the run took. The widget state is dropped from the saved notebook.
     """
     import time
 
@@ -86,6 +115,7 @@ def execute_lab(path: str | Path, timeout: int = 300) -> float:
 
     path = Path(path)
     nb = read_notebook(path)
+    sync_setup_cell(nb, repo_url_from_config(path.parent))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()

@@ -87,15 +87,25 @@ def draw_reading(query: NDArray[np.floating], shelf: Shelf, axes: tuple | None =
     """
     scores, weights, retrieved = read_shelf(query, shelf)
     if axes is None:
-        fig = plt.figure(figsize=(9, 3))
-        axes = (fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3))
+        fig, row = plt.subplots(1, 3, figsize=(9, 3), gridspec_kw={"width_ratios": [1.2, 1.5, 0.6]})
+        axes = tuple(row)
     plane, bars, swatch = axes
-    lim = max(1.3, 1.15 * float(np.linalg.norm(query)))
+    lim = 1.5  # the plane's scale is set by the unit-length spines, whatever the query's length
     for key, title, colour in zip(shelf.keys, shelf.titles, shelf.values):
         plane.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=2))
-        plane.text(*(1.12 * key), title, ha="center", va="center", fontsize=8)
-    plane.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color="black", lw=2.5))
-    plane.text(*(np.asarray(query) * 1.08 + 0.05), "query", fontsize=8, weight="bold")
+        plane.text(*(1.2 * key), title, ha="center", va="center", fontsize=8)
+    q = np.asarray(query, dtype=float)
+    length = float(np.linalg.norm(q))
+    if length > 0:
+        # A long query is drawn shortened to fit; its label states the true length.
+        tip = q if length <= 1.0 else q / length
+        plane.annotate("", xy=tip, xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color="black", lw=2.5))
+        side = np.array([-tip[1], tip[0]]) / max(np.linalg.norm(tip), 1e-9)  # perpendicular: keeps clear of the spine labels
+        plane.text(*(0.5 * tip + 0.32 * side), f"query\n(length {length:g})", fontsize=7, weight="bold",
+                   ha="center", va="center")
+    else:
+        plane.plot(0, 0, "ko")
+        plane.text(0.08, -0.25, "query = 0", fontsize=7, weight="bold")
     plane.set_xlim(-lim, lim)
     plane.set_ylim(-lim, lim)
     plane.set_aspect("equal")
@@ -117,7 +127,8 @@ def librarian_figure(settings: list[tuple[float, float]] | None = None, shelf: S
     """Static version of :class:`LibrarianWidget`: one row per (angle in degrees, length) setting."""
     shelf = default_shelf() if shelf is None else shelf
     settings = [(20.0, 1.0), (50.0, 1.0), (50.0, 6.0), (200.0, 0.0)] if settings is None else settings
-    fig, grid = plt.subplots(len(settings), 3, figsize=(9, 2.8 * len(settings)), squeeze=False)
+    fig, grid = plt.subplots(len(settings), 3, figsize=(9, 2.8 * len(settings)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.2, 1.5, 0.6]})
     for row, (angle, length) in zip(grid, settings):
         draw_reading(query_at(angle, length), shelf, axes=tuple(row))
         row[0].set_title(f"query: angle {angle:g}°, length {length:g}", fontsize=9)

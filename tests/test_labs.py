@@ -70,3 +70,10 @@ def test_lab_has_a_chapter_and_follows_it_in_the_toc(path):
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     i = files.index(f"chapters/{path.stem}")
     assert files[i + 1] == f"notebooks/{path.stem}", "chapter N is followed by its lab in _toc.yml"
+
+
+def test_every_figure_cell_gives_its_alt_text(path):
+    for cell in code_cells(read_notebook(path)):
+        if any("image/png" in o.get("data", {}) for o in cell.outputs):
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            assert alt.strip(), f"cell {cell.source[:50]!r} draws a figure: give it metadata mystnb.image.alt"

@@ -1,0 +1,384 @@
+"""The checkers of lab 1 accept the lab's own solutions, reject its stubs, and name each common mistake.
+
+The reference solutions are taken from the notebook's solution cells and the stubs are made from
+those cells by the student tool, so these tests cover exactly what a student sees. Each mistake
+is written the way a student would write it, and must fail with its own hint.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossattn.checks import (
+    CheckFailed,
+    check_attend,
+    check_cross_weights,
+    check_read,
+    check_relevance,
+    check_softmax,
+)
+from crossattn.labs import SOLUTION_TAG, read_notebook, tags
+from crossattn.student import stub_source
+
+from tests.helpers import lab, solution_namespace
+
+CHECKERS = {
+    "relevance": check_relevance,
+    "softmax": check_softmax,
+    "read": check_read,
+    "attend": check_attend,
+    "cross_weights": check_cross_weights,
+}
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return solution_namespace("01")
+
+
+@pytest.fixture(scope="module")
+def stubs():
+    """The student version of every solution cell of lab 1, executed."""
+    namespace: dict = {}
+    for cell in read_notebook(lab("01")).cells:
+        if cell.cell_type == "code" and SOLUTION_TAG in tags(cell):
+            exec(compile(stub_source(cell.source), "01 stub", "exec"), namespace)  # noqa: S102 - our own notebook
+    return namespace
+
+
+# ---------------------------------------------------------------------------- reference and stub
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_the_notebook_solution_passes(name, solutions, capsys):
+    CHECKERS[name](solutions[name])
+    out = capsys.readouterr().out
+    assert out.startswith("✓ Exercise 1.") and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_the_student_stub_fails_naming_notimplementederror(name, stubs, capsys):
+    with pytest.raises(CheckFailed, match=rf"`{name}` still raises NotImplementedError"):
+        CHECKERS[name](stubs[name])
+    assert "✓" not in capsys.readouterr().out
+
+
+def test_a_value_instead_of_a_function_is_refused():
+    with pytest.raises(CheckFailed, match="pass your function itself"):
+        check_relevance(np.zeros(3))
+
+
+# ---------------------------------------------------------------------------- 1.1 relevance
+
+
+def relevance_no_sum(query, keys):
+    return keys * query
+
+
+def relevance_sum_over_keys(query, keys):
+    return (keys * query).sum(axis=0)
+
+
+def relevance_sum_everything(query, keys):
+    return np.sum(keys * query)
+
+
+def relevance_distance(query, keys):
+    return np.linalg.norm(keys - query, axis=1)
+
+
+def relevance_minus_distance(query, keys):
+    return -np.linalg.norm(keys - query, axis=1)
+
+
+def relevance_cosine(query, keys):
+    return keys @ query / (np.linalg.norm(keys, axis=1) * np.linalg.norm(query))
+
+
+def relevance_already_softmax(query, keys):
+    s = keys @ query
+    return np.exp(s) / np.exp(s).sum()
+
+
+def relevance_transposed(query, keys):
+    return keys.T @ query
+
+
+def relevance_forgot_return(query, keys):
+    keys @ query  # noqa: B018 - the mistake is the missing return
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (relevance_no_sum, r"did not sum over the d coordinates"),
+    (relevance_sum_over_keys, r"summed over the keys \(axis 0\)"),
+    (relevance_sum_everything, r"summed everything into one number"),
+    (relevance_distance, r"that is the distance"),
+    (relevance_minus_distance, r"that is minus the distance"),
+    (relevance_cosine, r"cosine similarity"),
+    (relevance_already_softmax, r"already weights \(you applied softmax\)"),
+    (relevance_transposed, r"keys @ query has shape \(n,\)"),
+    (relevance_forgot_return, r"None — did you forget the `return`"),
+])
+def test_relevance_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_relevance(mistake)
+
+
+# ---------------------------------------------------------------------------- 1.2 softmax
+
+
+def softmax_down_columns(scores):
+    e = np.exp(scores - scores.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def softmax_whole_array(scores):
+    e = np.exp(scores)
+    return e / e.sum()
+
+
+def softmax_no_exp(scores):
+    return scores / scores.sum(axis=-1, keepdims=True)
+
+
+def softmax_shift_numerator_only(scores):
+    return np.exp(scores - scores.max(axis=-1, keepdims=True)) / np.exp(scores).sum(axis=-1, keepdims=True)
+
+
+def softmax_no_keepdims(scores):
+    e = np.exp(scores - np.max(scores, axis=-1, keepdims=True))
+    return e / e.sum(axis=-1)
+
+
+def softmax_axis_one(scores):
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_unstable(scores):
+    e = np.exp(scores)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_global_max(scores):
+    e = np.exp(scores - scores.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_returns_row_sums(scores):
+    return np.exp(scores).sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (softmax_down_columns, r"each ROW must sum to 1"),
+    (softmax_whole_array, r"normalised over the whole array"),
+    (softmax_no_exp, r"exponentiate first"),
+    (softmax_shift_numerator_only, r"max in the numerator only"),
+    (softmax_no_keepdims, r"keepdims=True"),
+    (softmax_axis_one, r"use axis=-1"),
+    (softmax_unstable, r"overflow exp\(\) and give nan"),
+    (softmax_global_max, r"each ROW's own max"),
+    (softmax_returns_row_sums, r"You returned the row sums"),
+])
+def test_softmax_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_softmax(mistake)
+
+
+def test_softmax_hardcoded_for_matrices_is_caught_on_a_batch():
+    def softmax_rows_of_a_matrix(scores):  # right for (m, n) and (n,), wrong for (B, m, n)
+        scores = np.atleast_2d(scores)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return np.squeeze(e / e.sum(axis=1, keepdims=True))
+
+    with pytest.raises(CheckFailed, match=r"wrong for an input of shape \(2, 3, 4\)"):
+        check_softmax(softmax_rows_of_a_matrix)
+
+
+def test_softmax_checker_does_not_print_overflow_warnings(recwarn):
+    with pytest.raises(CheckFailed):
+        check_softmax(softmax_unstable)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# ---------------------------------------------------------------------------- 1.3 read
+
+
+def _softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def read_hard_lookup(query, keys, values):
+    return values[np.argmax(keys @ query)]
+
+
+def read_no_softmax(query, keys, values):
+    return (keys @ query) @ values
+
+
+def read_plain_mean(query, keys, values):
+    return values.mean(axis=0)
+
+
+def read_blends_keys(query, keys, values):
+    return _softmax(keys @ query) @ keys
+
+
+def read_returns_weights(query, keys, values):
+    return _softmax(keys @ query)
+
+
+def read_forgets_to_sum(query, keys, values):
+    return _softmax(keys @ query)[:, None] * values
+
+
+def read_values_first(query, keys, values):
+    return values @ _softmax(keys @ query)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (read_hard_lookup, r"single best book"),
+    (read_no_softmax, r"turn the scores into weights with softmax"),
+    (read_plain_mean, r"plain average"),
+    (read_blends_keys, r"blend the VALUES"),
+    (read_returns_weights, r"You returned the weights"),
+    (read_forgets_to_sum, r"did not add them up"),
+    (read_values_first, r"weights @ values has shape \(d_v,\)"),
+])
+def test_read_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_read(mistake)
+
+
+# ---------------------------------------------------------------------------- 1.4 attend
+
+
+def attend_columns(Q, K, V):
+    w = _softmax((Q @ K.T).T).T
+    return w @ V, w
+
+
+def attend_scaled(Q, K, V):
+    w = _softmax(Q @ K.T / np.sqrt(Q.shape[-1]))
+    return w @ V, w
+
+
+def attend_raw_scores(Q, K, V):
+    s = Q @ K.T
+    return s @ V, s
+
+
+def attend_whole_matrix(Q, K, V):
+    e = np.exp(Q @ K.T)
+    w = e / e.sum()
+    return w @ V, w
+
+
+def attend_keys_first(Q, K, V):
+    w = _softmax(K @ Q.T)
+    return w @ V, w
+
+
+def attend_pair_swapped(Q, K, V):
+    w = _softmax(Q @ K.T)
+    return w, w @ V
+
+
+def attend_blends_keys(Q, K, V):
+    w = _softmax(Q @ K.T)
+    return w @ K, w
+
+
+def attend_values_wrong(Q, K, V):
+    w = _softmax(Q @ K.T)
+    return w @ V[::-1], w
+
+
+def attend_only_out(Q, K, V):
+    return _softmax(Q @ K.T) @ V
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (attend_columns, r"sum to 1 down each column"),
+    (attend_scaled, r"no √d yet"),
+    (attend_raw_scores, r"raw scores Q @ K\.T"),
+    (attend_whole_matrix, r"normalised over the whole matrix"),
+    (attend_keys_first, r"scores = Q @ K\.T is \(m, n\)"),
+    (attend_pair_swapped, r"in the order \(out, weights\)"),
+    (attend_blends_keys, r"out has the width of a key"),
+    (attend_values_wrong, r"weights are right but out is not"),
+    (attend_only_out, r"return a pair \(out, weights\)"),
+])
+def test_attend_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_attend(mistake)
+
+
+# ---------------------------------------------------------------------------- 1.5 cross_weights
+
+
+def cross_self_attention(X, S):
+    return _softmax(X @ X.T)
+
+
+def cross_source_reads_itself(X, S):
+    return _softmax(S @ S.T)
+
+
+def cross_roles_swapped(X, S):
+    return _softmax(S @ X.T)
+
+
+def cross_columns(X, S):
+    return _softmax((X @ S.T).T).T
+
+
+def cross_raw_scores(X, S):
+    return X @ S.T
+
+
+def cross_scaled(X, S):
+    return _softmax(X @ S.T / np.sqrt(X.shape[1]))
+
+
+def cross_untransposed(X, S):
+    return _softmax(X @ S)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (cross_self_attention, r"That is self-attention: X read itself"),
+    (cross_source_reads_itself, r"That is S reading itself"),
+    (cross_roles_swapped, r"The roles are swapped"),
+    (cross_columns, r"each query's row must sum to 1"),
+    (cross_raw_scores, r"raw scores X @ S\.T"),
+    (cross_scaled, r"no √d yet"),
+    (cross_untransposed, r"the scores X @ S\.T are \(m, n\)"),
+])
+def test_cross_weights_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_cross_weights(mistake)
+
+
+# ---------------------------------------------------------------------------- the inputs themselves
+
+
+def test_inputs_use_distinct_sizes_so_a_transpose_cannot_pass():
+    """A checker whose inputs had m == n or d == d_v could accept a transposed answer."""
+    seen = {}
+
+    def spy_attend(Q, K, V):
+        seen["attend"] = (Q.shape, K.shape, V.shape)
+        w = _softmax(Q @ K.T)
+        return w @ V, w
+
+    def spy_read(query, keys, values):
+        seen["read"] = (query.shape, keys.shape, values.shape)
+        return _softmax(keys @ query) @ values
+
+    check_attend(spy_attend)
+    check_read(spy_read)
+    (m, d), (n, _), (_, d_v) = seen["attend"]
+    assert len({m, n, d, d_v}) == 4
+    (d_r,), (n_r, _), (_, dv_r) = seen["read"]
+    assert len({d_r, n_r, dv_r}) == 3
