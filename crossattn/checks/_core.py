@@ -45,10 +45,15 @@ def as_array(out: Any, exercise: str, what: str = "your function's result") -> n
     """``out`` as a NumPy array, or a hint when it is None or not numeric."""
     if out is None:
         raise CheckFailed(f"{exercise}: {what} is None — did you forget the `return` statement?")
+    if isinstance(out, tuple):
+        raise CheckFailed(f"{exercise}: {what} is a tuple of {len(out)} items; return a single array here.")
     if hasattr(out, "detach"):  # a torch tensor
         out = out.detach().cpu().numpy()
-    arr = np.asarray(out)
-    if arr.dtype == object:
+    try:
+        arr = np.asarray(out)
+    except ValueError:  # ragged nesting: NumPy refuses to make an array of it
+        arr = np.asarray(None, dtype=object)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise CheckFailed(f"{exercise}: {what} should be a NumPy array of numbers, got {type(out).__name__}")
     return arr
 
