@@ -48,6 +48,7 @@ def check_scores(scores: Callable) -> None:
             (q @ k.T, "you forgot to divide by √d (d = the width of a query)."),
             (q @ k.T / d, "divide by √d, not by d."),
             (q @ k.T * np.sqrt(d), "divide by √d; you multiplied."),
+            (q @ k.T / np.sqrt(n), "you divided by √n, the number of keys; divide by √d, the width of a query (Q.shape[-1])."),
         ], ex, "scores = Q @ K.T / sqrt(d).")
     passed(ex, f"scores have shape (m, n) = ({m}, {n}) and equal QKᵀ/√d.")
 
@@ -58,6 +59,8 @@ def check_attention(attention_fn: Callable) -> None:
     q, k, v = _qkv(22)
     (m, d), n, d_v = q.shape, len(k), v.shape[1]
     out, weights = _pair(call(attention_fn, q, k, v, exercise=ex), ex)
+    if out.shape == (m, n) and weights.shape == (m, d_v):
+        raise CheckFailed(f"{ex}: you returned (weights, out); return them in the order (out, weights).")
     expect_shape(weights, (m, n), ex, {(n, m): "Your weights are (n, m): compute Q @ K.T, one row per query."})
     want_out, want_w = attention(q, k, v)
     if not close(weights, want_w):
@@ -65,12 +68,22 @@ def check_attention(attention_fn: Callable) -> None:
         diagnose(weights, [
             (softmax(s, axis=0), "your weights sum to 1 down each column; softmax over the last axis so each query's row sums to 1."),
             (softmax(q @ k.T), "you forgot to scale the scores by 1/√d before the softmax."),
-            (softmax(s.T).T, "you took the softmax of the transposed scores; each query's row must sum to 1."),
+            (softmax(q @ k.T / np.sqrt(n)), "you scaled by 1/√n (n = number of keys); scale by 1/√d, the width of a query."),
+            (s, "these are the raw scores: turn them into weights with a softmax over each row."),
         ], ex, "weights = softmax(Q @ K.T / sqrt(d)) row by row.")
     expect_shape(out, (m, d_v), ex, {(m, d): "Your out has width d: blend the values V, not the keys K."})
     if not close(out, want_out):
         raise CheckFailed(f"{ex}: weights are right but out is not: out = weights @ V.")
-    passed(ex, f"out ({m}, {d_v}) and weights ({m}, {n}) match softmax(QKᵀ/√d)V.")
+    big_q = q * 1000.0  # scores in the thousands: exp overflows unless each row's max is subtracted first
+    with np.errstate(over="ignore", invalid="ignore"):
+        big_out, big_w = _pair(call(attention_fn, big_q, k, v, exercise=ex), ex)
+    want_big_out, want_big_w = attention(big_q, k, v)
+    if not (close(big_w, want_big_w) and close(big_out, want_big_out)):
+        raise CheckFailed(
+            f"{ex}: with large scores (Q multiplied by 1000) your weights are wrong or NaN: exp overflows. "
+            "Subtract each row's maximum score before np.exp — the softmax is unchanged."
+        )
+    passed(ex, f"out ({m}, {d_v}) and weights ({m}, {n}) match softmax(QKᵀ/√d)V, also for large scores.")
 
 
 def check_padding_mask(padding_mask_fn: Callable) -> None:
@@ -81,13 +94,16 @@ def check_padding_mask(padding_mask_fn: Callable) -> None:
     expect_shape(got, (len(lengths), m, n), ex, {
         (len(lengths), n, m): "Your mask is (B, n, m): build it with one ROW per query and one COLUMN per key, (B, m, n).",
         (len(lengths), n): "Your mask is (B, n): repeat it for each of the m queries to get (B, m, n).",
+        (len(lengths), 1, n): "Your mask is (B, 1, n): it broadcasts, but the exercise asks for the full (B, m, n) — repeat it for each of the m queries.",
     })
     if got.dtype != bool:
         raise CheckFailed(f"{ex}: the mask must be boolean (True = may attend), got dtype {got.dtype}.")
     want = padding_mask(lengths, m, n)
     if not np.array_equal(got, want):
         rows_by_query = np.arange(m)[None, :, None] < lengths[:, None, None]  # masks queries, not keys
+        off_by_one = np.arange(n)[None, None, :] <= lengths[:, None, None]  # (B, 1, n): one key too many
         diagnose(got, [
+            (np.broadcast_to(off_by_one, want.shape), "off by one: the real keys are j = 0 … length − 1, so use j < length, not j <= length."),
             (~want, "your mask is inverted: here True means 'may attend' (as in scaled_dot_product_attention), so real tokens are True and padding False."),
             (np.broadcast_to(rows_by_query, want.shape), "you masked query rows; padding is in the SOURCE, so mask key columns j >= length."),
         ], ex, "mask[b, i, j] must be True exactly when j < lengths[b].")
@@ -110,10 +126,12 @@ def check_masked_attention(masked_attention: Callable) -> None:
         filled = softmax(np.where(mask, s, -1e9))
         renorm_missing = softmax(s) * mask
         diagnose(weights, [
-            (None, "a fully masked row gave NaN (exp(-inf) / 0). Give such a row zero weights: e.g. divide only where the row sum is > 0."),
+            (None, "a fully masked row gave NaN: its max is -inf, and -inf - (-inf) and 0/0 are NaN. Give such a row zero weights: shift it by 0 instead of its max, and divide only where the row sum is > 0."),
             (filled, "filling with -1e9 gives a fully masked row UNIFORM weights over keys it must not see. Such a row must get zero weights."),
             (renorm_missing, "you zeroed the masked weights after the softmax, so rows no longer sum to 1. Mask the SCORES (with -inf) before the softmax."),
             (softmax(np.where(mask, -np.inf, s)), "your mask is inverted: True means 'may attend', so block the keys where mask is False."),
+            (softmax(s + np.where(mask, 0.0, -1e9)), "adding -1e9 to blocked scores leaves a fully masked row with the softmax of its own scores: it still reads keys it must not see. Such a row must get zero weights."),
+            (softmax(np.where(mask, s, 0.0)), "filling blocked scores with 0 does not block them (exp(0) = 1). Use -inf, so that their weight is exactly 0."),
         ], ex, "blocked keys must get weight exactly 0, other weights sum to 1 per row, and a fully masked row is all zeros.")
     if not close(out, want_out):
         raise CheckFailed(f"{ex}: weights are right but out is not: out = weights @ V (a fully masked row gives a zero output).")
@@ -128,6 +146,7 @@ def check_split_heads(split_heads_fn: Callable) -> None:
     got = as_array(call(split_heads_fn, x, h, exercise=ex), ex)
     expect_shape(got, (h, length, d_head), ex, {
         (length, h, d_head): "You reshaped to (L, h, d_head); now move the head axis first: (h, L, d_head).",
+        (h, d_head, length): "Your heads are (h, d_head, L): positions and features are swapped. Transpose (L, h, d_head) with axes (1, 0, 2).",
     })
     if not close(got, split_heads(x, h)):
         diagnose(got, [
@@ -150,5 +169,6 @@ def check_attention_flops(attention_flops_fn: Callable) -> None:
             (2 * m * n * d, "you counted Q @ K.T only; A @ V costs another 2·m·n·d_v."),
             (m * n * d + m * n * d_v, "a multiply-add is 2 FLOPs: each product of an (a×b) and a (b×c) matrix costs 2·a·b·c."),
             (4 * m * n * d, "4·m·n·d assumes d_v = d; here d_v differs, so count 2·m·n·d + 2·m·n·d_v."),
+            (4 * m * n * d_v, "4·m·n·d_v assumes d = d_v; here they differ, so count 2·m·n·d + 2·m·n·d_v."),
         ], ex, "QKᵀ costs 2·m·n·d and AV costs 2·m·n·d_v.")
     passed(ex, f"m={m}, n={n}, d={d}, d_v={d_v} gives {want} FLOPs, linear in n.")
