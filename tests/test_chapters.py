@@ -2,6 +2,7 @@
 import re
 
 import pytest
+import yaml
 
 from crossattn.labs import ALLOWED_TAGS
 from tests.helpers import ROOT
@@ -24,14 +25,38 @@ def test_chapter_is_an_executable_text_notebook(path):
     assert "```{code-cell}" in text, "figures and checked claims come from code cells"
 
 
+def code_cells(text):
+    """(options, source) of every {code-cell} in a MyST page; options from either form:
+    `:tags: [a, b]` lines, or a YAML block between --- lines."""
+    cells = []
+    for body in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S):
+        options, source = {}, body
+        if body.startswith("---\n"):
+            header, _, source = body[4:].partition("\n---\n")
+            options = yaml.safe_load(header) or {}
+        else:
+            lines = body.splitlines()
+            while lines and lines[0].startswith(":"):
+                key, _, value = lines.pop(0)[1:].partition(":")
+                options[key.strip()] = yaml.safe_load(value.strip())
+            source = "\n".join(lines)
+        cells.append((options, source))
+    return cells
+
+
 def test_chapter_uses_only_known_cell_tags(path):
-    text = path.read_text(encoding="utf-8")
-    used = {t.strip() for group in re.findall(r":tags:\s*\[([^\]]*)\]", text) for t in group.split(",") if t.strip()}
+    used = {t for options, _ in code_cells(path.read_text(encoding="utf-8")) for t in options.get("tags", [])}
     assert used <= ALLOWED_TAGS, f"unknown tags: {used - ALLOWED_TAGS}"
 
 
-def test_figure_cells_say_what_they_draw(path):
+def test_hidden_cells_say_what_they_do(path):
+    for options, source in code_cells(path.read_text(encoding="utf-8")):
+        if {"remove-input", "remove-cell"} & set(options.get("tags", [])):
+            first = source.strip().splitlines()[0] if source.strip() else ""
+            assert first.startswith("#"), f"a hidden cell starts with a comment saying what it does, got {first!r}"
+
+
+def test_code_cells_are_parsed(path):
+    # Guards the two tests above against passing vacuously on a page whose cells they fail to read.
     text = path.read_text(encoding="utf-8")
-    for cell in re.findall(r"```\{code-cell\}[^\n]*\n:tags: \[[^\]]*remove-input[^\]]*\]\n(.*?)```", text, flags=re.S):
-        first = cell.strip().splitlines()[0]
-        assert first.startswith("#"), f"a hidden cell starts with a comment saying what it does, got {first!r}"
+    assert len(code_cells(text)) == text.count("```{code-cell}") > 0
