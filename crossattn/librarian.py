@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from .numerics import softmax
 from .widgets import CourseWidget
 
-__all__ = ["Shelf", "default_shelf", "query_at", "read_shelf", "draw_reading", "librarian_figure", "LibrarianWidget"]
+__all__ = ["Shelf", "default_shelf", "query_at", "read_shelf", "draw_reading", "librarian_figure", "weight_text", "LibrarianWidget"]
 
 
 @dataclass
@@ -30,12 +30,14 @@ class Shelf:
     titles: n book labels.
     keys:   (n, 2) spine labels as vectors in the plane.
     values: (n, 3) contents as RGB colours in [0, 1].
+    colour_names: n words naming the colours, for text (e.g. "red"); optional.
     """
 
     titles: list[str]
     keys: NDArray[np.floating]
     values: NDArray[np.floating]
     value_names: list[str] = field(default_factory=lambda: ["red", "green", "blue"])
+    colour_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.keys = np.asarray(self.keys, dtype=float)
@@ -45,10 +47,12 @@ class Shelf:
             raise ValueError(f"keys must have shape (n, 2) = ({n}, 2) for {n} titles, got {self.keys.shape}")
         if self.values.ndim != 2 or self.values.shape[0] != n:
             raise ValueError(f"values must have shape (n, d_v) with n={n}, got {self.values.shape}")
+        if self.colour_names is not None and len(self.colour_names) != n:
+            raise ValueError(f"{len(self.colour_names)} colour names for {n} titles")
 
 
 def default_shelf() -> Shelf:
-    """Four books whose spines point in four directions, each with a colour for contents."""
+    """Four books: unit-length spines at 20°, 80°, 150° and 260°; contents red, yellow, green and blue."""
     angles = np.deg2rad([20.0, 80.0, 150.0, 260.0])
     keys = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (4, 2), unit length
     values = np.array([
@@ -57,7 +61,8 @@ def default_shelf() -> Shelf:
         [0.20, 0.55, 0.25],  # botany: green
         [0.15, 0.30, 0.80],  # astronomy: blue
     ])
-    return Shelf(["cookery", "gardening", "botany", "astronomy"], keys, values)
+    return Shelf(["cookery", "gardening", "botany", "astronomy"], keys, values,
+                 colour_names=["red", "yellow", "green", "blue"])
 
 
 def query_at(angle_deg: float, length: float) -> NDArray[np.floating]:
@@ -80,8 +85,65 @@ def read_shelf(query: NDArray[np.floating], shelf: Shelf) -> tuple[NDArray, NDAr
     return scores, weights, weights @ shelf.values  # (n,) @ (n, 3) -> (3,)
 
 
+PLANE_LIM = 1.5  # the plane shows [-1.5, 1.5]^2: room for the unit-length spines and their labels
+
+
+def weight_text(weight: float) -> str:
+    """A weight for a label: two decimals, or "<0.01" for a weight that would round to 0.00.
+
+    A softmax weight is never 0 for a finite score; printing "0.00" would suggest it is.
+    """
+    return f"{weight:.2f}" if weight >= 0.005 else "<0.01"
+
+
+def _label_box(centre: NDArray, text: str, fontsize: float, per_point: float) -> NDArray:
+    """Approximate box (x0, y0, x1, y1) in data units of ``text`` centred at ``centre``."""
+    lines = text.split("\n")
+    half_w = 0.5 * max(len(line) for line in lines) * 0.62 * fontsize * per_point
+    half_h = 0.5 * len(lines) * 1.25 * fontsize * per_point
+    return np.array([centre[0] - half_w, centre[1] - half_h, centre[0] + half_w, centre[1] + half_h])
+
+
+def _clearance(box: NDArray, boxes: list[NDArray], points: NDArray, lim: float) -> float:
+    """Distance from ``box`` to the nearest other box or point; negative when it leaves the frame."""
+    inside = min(box[0] + lim, box[1] + lim, lim - box[2], lim - box[3])
+    if inside < 0.02:
+        return inside - 1.0
+    gaps = [np.hypot(max(b[0] - box[2], box[0] - b[2], 0.0), max(b[1] - box[3], box[1] - b[3], 0.0)) for b in boxes]
+    dx = np.maximum(np.maximum(box[0] - points[:, 0], points[:, 0] - box[2]), 0.0)
+    dy = np.maximum(np.maximum(box[1] - points[:, 1], points[:, 1] - box[3]), 0.0)
+    return float(min(gaps + [np.hypot(dx, dy).min()]))
+
+
+def _place_label(anchor: NDArray, direction: NDArray, text: str, fontsize: float, per_point: float,
+                 boxes: list[NDArray], points: NDArray, lim: float, room: float = 0.1) -> NDArray:
+    """The centre, near ``anchor``, where ``text`` keeps clear of the other labels and the arrows.
+
+    Candidates lie round ``anchor`` at growing distances; at each distance they are tried first
+    straight ahead along ``direction`` (past the arrow's tip), then turning away from it on either
+    side. The first with ``room`` to spare wins; failing that, the one with the most room.
+    """
+    base = np.arctan2(direction[1], direction[0])
+    best, best_clear = anchor, -np.inf
+    for radius in (0.25, 0.35, 0.5, 0.65, 0.8):
+        for turn in (0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180):
+            phi = base + np.deg2rad(turn)
+            centre = anchor + radius * np.array([np.cos(phi), np.sin(phi)])
+            clear = _clearance(_label_box(centre, text, fontsize, per_point), boxes, points, lim)
+            if clear >= room:
+                return centre
+            if clear > best_clear:
+                best, best_clear = centre, clear
+    return best
+
+
 def draw_reading(query: NDArray[np.floating], shelf: Shelf, axes: tuple | None = None) -> tuple:
     """Draw one reading: keys and query in the plane, the weights as bars, the retrieved colour.
+
+    The plane is drawn to scale: spines of length 1 and the query at its true length, so a query
+    longer than the frame (about 1.5) runs off its edge. The query's label sits past the arrow's
+    tip, where it keeps clear of the spines and their labels. Each bar is labelled with its
+    weight ("<0.01" for a weight too small to show, never "0.00").
 
     Returns the three axes (plane, weights, retrieved value).
     """
@@ -90,31 +152,54 @@ def draw_reading(query: NDArray[np.floating], shelf: Shelf, axes: tuple | None =
         fig, row = plt.subplots(1, 3, figsize=(9, 3), gridspec_kw={"width_ratios": [1.2, 1.5, 0.6]})
         axes = tuple(row)
     plane, bars, swatch = axes
-    lim = 1.5  # the plane's scale is set by the unit-length spines, whatever the query's length
+    lim = PLANE_LIM
+    # data units per typographic point, from the plane's size (an overestimate before tight_layout)
+    pos = plane.get_position()
+    size_pt = 72 * min(pos.width * plane.figure.get_figwidth(), pos.height * plane.figure.get_figheight())
+    per_point = 2 * lim / size_pt
+    label_boxes, arrow_points = [], [np.zeros(2)]
+    t = np.linspace(0.0, 1.0, 25)[:, None]  # (25, 1): points along each arrow
     for key, title, colour in zip(shelf.keys, shelf.titles, shelf.values):
-        plane.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=2))
-        plane.text(*(1.2 * key), title, ha="center", va="center", fontsize=8)
+        # spines and their labels above the query, so a query along a spine hides neither
+        plane.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=2), zorder=4)
+        plane.text(*(1.2 * key), title, ha="center", va="center", fontsize=8, zorder=5,
+                   bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
+        label_boxes.append(_label_box(1.2 * key, title, 8, per_point))
+        arrow_points.append(t * key)  # (25, 2)
     q = np.asarray(query, dtype=float)
     length = float(np.linalg.norm(q))
     if length > 0:
-        # A long query is drawn shortened to fit; its label states the true length.
-        tip = q if length <= 1.0 else q / length
-        plane.annotate("", xy=tip, xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color="black", lw=2.5))
-        side = np.array([-tip[1], tip[0]]) / max(np.linalg.norm(tip), 1e-9)  # perpendicular: keeps clear of the spine labels
-        plane.text(*(0.5 * tip + 0.32 * side), f"query\n(length {length:g})", fontsize=7, weight="bold",
-                   ha="center", va="center")
+        direction = q / length
+        if np.abs(q).max() <= lim:  # the whole arrow fits in the frame
+            plane.annotate("", xy=q, xytext=(0, 0), gid="query", zorder=3,
+                           arrowprops=dict(arrowstyle="-|>", color="black", lw=3.5))
+            anchor = q
+        else:  # to scale: the shaft runs off the frame's edge (clipped there)
+            plane.plot([0.0, q[0]], [0.0, q[1]], color="black", lw=3.5, solid_capstyle="butt", gid="query",
+                       zorder=3)
+            anchor = direction * (0.8 * lim / np.abs(direction).max())  # inside the frame, near the edge
+        arrow_points.append(t * direction * min(length, 2 * lim))  # (25, 2), the part in view
+        label = "query"
     else:
-        plane.plot(0, 0, "ko")
-        plane.text(0.08, -0.25, "query = 0", fontsize=7, weight="bold")
+        plane.plot(0, 0, "ko", gid="query", zorder=3)
+        direction = -shelf.keys.sum(axis=0)  # away from the spines on average
+        direction = direction if np.linalg.norm(direction) > 1e-9 else np.array([1.0, 0.0])
+        anchor, label = np.zeros(2), "query = 0"
+    centre = _place_label(anchor, direction, label, 8, per_point, label_boxes, np.vstack(arrow_points), lim)
+    plane.text(*centre, label, fontsize=8, weight="bold", ha="center", va="center", gid="query-label", zorder=5)
     plane.set_xlim(-lim, lim)
     plane.set_ylim(-lim, lim)
     plane.set_aspect("equal")
     plane.set_xticks([])
     plane.set_yticks([])
-    plane.set_title("keys (spines) and the query", fontsize=9)
+    angle = np.degrees(np.arctan2(q[1], q[0])) % 360 if length > 0 else 0.0
+    plane.set_title(f"query: angle {angle:.4g}°, length {length:.4g}", fontsize=9)
     bars.bar(range(len(weights)), weights, color=shelf.values)
+    for j, weight in enumerate(weights):
+        bars.text(j, weight + 0.02, weight_text(weight), ha="center", va="bottom", fontsize=8)
     bars.set_xticks(range(len(weights)), shelf.titles, rotation=30, fontsize=8)
-    bars.set_ylim(0, 1)
+    bars.set_ylim(0, 1.12)
+    bars.set_yticks(np.linspace(0, 1, 6))
     bars.set_title("weights = softmax(keys · query)", fontsize=9)
     swatch.imshow(retrieved.reshape(1, 1, -1).clip(0, 1))
     swatch.set_xticks([])
@@ -131,7 +216,7 @@ def librarian_figure(settings: list[tuple[float, float]] | None = None, shelf: S
                              gridspec_kw={"width_ratios": [1.2, 1.5, 0.6]})
     for row, (angle, length) in zip(grid, settings):
         draw_reading(query_at(angle, length), shelf, axes=tuple(row))
-        row[0].set_title(f"query: angle {angle:g}°, length {length:g}", fontsize=9)
+        row[0].set_title(f"query: angle {angle:g}°, length {length:g}", fontsize=9)  # as the caller wrote it
     fig.tight_layout()
     return fig
 
@@ -154,7 +239,8 @@ class LibrarianWidget(CourseWidget):
     def _update(self, _change: object = None) -> None:
         query = query_at(self.angle.value, self.length.value)
         _, weights, retrieved = read_shelf(query, self.shelf)
-        cells = "".join(f"<td>{t}: <b>{w:.2f}</b></td>" for t, w in zip(self.shelf.titles, weights))
+        # "<0.01" rather than "0.00": no weight is ever exactly zero
+        cells = "".join(f"<td>{t}: <b>{weight_text(w)}</b></td>" for t, w in zip(self.shelf.titles, weights))
         rgb = ", ".join(f"{c:.2f}" for c in retrieved)
         self.readout.value = f"<table><tr>{cells}</tr></table>retrieved value (RGB): [{rgb}]"
         plane, _, _ = draw_reading(query, self.shelf)

@@ -59,7 +59,9 @@ class WidgetEntry:
 def all_widgets() -> list[WidgetEntry]:
     """Every widget the course ships."""
     from .librarian import LibrarianWidget, librarian_figure
+    from .spotlight_widget import SpotlightWidget, spotlight_figure
 
     return [
         WidgetEntry("librarian", LibrarianWidget, librarian_figure, "chapters/01_library_analogy.md"),
+        WidgetEntry("spotlight", SpotlightWidget, spotlight_figure, "chapters/03_spotlight.md"),
     ]

@@ -11,8 +11,8 @@ import pytest
 
 from crossattn.checks import (
     CheckFailed,
+    check_alignment,
     check_attend,
-    check_cross_weights,
     check_read,
     check_relevance,
     check_softmax,
@@ -27,7 +27,7 @@ CHECKERS = {
     "softmax": check_softmax,
     "read": check_read,
     "attend": check_attend,
-    "cross_weights": check_cross_weights,
+    "alignment": check_alignment,
 }
 
 
@@ -61,6 +61,14 @@ def test_the_student_stub_fails_naming_notimplementederror(name, stubs, capsys):
     with pytest.raises(CheckFailed, match=rf"`{name}` still raises NotImplementedError"):
         CHECKERS[name](stubs[name])
     assert "✓" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_the_success_line_is_short_and_names_the_random_test_not_the_lab_data(name, solutions, capsys):
+    CHECKERS[name](solutions[name])
+    out = capsys.readouterr().out.rstrip("\n")
+    assert len(out) <= 72, f"{out!r} is wider than the website's output box"
+    assert "on a random test (" in out or name == "softmax"
 
 
 def test_a_value_instead_of_a_function_is_refused():
@@ -104,19 +112,29 @@ def relevance_transposed(query, keys):
     return keys.T @ query
 
 
+def relevance_dot_query_first(query, keys):
+    return np.dot(query, keys)
+
+
+def relevance_scaled(query, keys):
+    return keys @ query / np.sqrt(len(query))
+
+
 def relevance_forgot_return(query, keys):
     keys @ query  # noqa: B018 - the mistake is the missing return
 
 
 @pytest.mark.parametrize("mistake, hint", [
     (relevance_no_sum, r"did not sum over the d coordinates"),
-    (relevance_sum_over_keys, r"summed over the keys \(axis 0\)"),
+    (relevance_sum_over_keys, r"got \(3,\) \(test case: n=5, d=3\)\. You summed over the keys \(axis 0\)"),
     (relevance_sum_everything, r"summed everything into one number"),
     (relevance_distance, r"that is the distance"),
     (relevance_minus_distance, r"that is minus the distance"),
     (relevance_cosine, r"cosine similarity"),
     (relevance_already_softmax, r"already weights \(you applied softmax\)"),
-    (relevance_transposed, r"keys @ query has shape \(n,\)"),
+    (relevance_transposed, r"matmul.*\n  Hint: keys is \(n, d\) and query \(d,\): keys @ query"),
+    (relevance_dot_query_first, r"not aligned.*\n  Hint: keys is \(n, d\) and query \(d,\): keys @ query"),
+    (relevance_scaled, r"no √d yet"),
     (relevance_forgot_return, r"None — did you forget the `return`"),
 ])
 def test_relevance_mistakes_get_their_hint(mistake, hint):
@@ -165,6 +183,17 @@ def softmax_global_max(scores):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def softmax_subtract_min(scores):
+    e = np.exp(scores - scores.min(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_in_place(scores):
+    scores -= scores.max(axis=-1, keepdims=True)
+    e = np.exp(scores)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def softmax_returns_row_sums(scores):
     return np.exp(scores).sum(axis=-1, keepdims=True)
 
@@ -179,6 +208,8 @@ def softmax_returns_row_sums(scores):
     (softmax_unstable, r"overflow exp\(\) and give nan"),
     (softmax_global_max, r"each ROW's own max"),
     (softmax_returns_row_sums, r"You returned the row sums"),
+    (softmax_subtract_min, r"\[-1000, 0, 1000\].*subtract each row's MINIMUM"),
+    (softmax_in_place, r"changed the array it was given"),
 ])
 def test_softmax_mistakes_get_their_hint(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):
@@ -237,12 +268,18 @@ def read_values_first(query, keys, values):
     return values @ _softmax(keys @ query)
 
 
+def read_returns_both(query, keys, values):
+    weights = _softmax(keys @ query)
+    return weights @ values, weights
+
+
 @pytest.mark.parametrize("mistake, hint", [
+    (read_returns_both, r"tuple of 2 items; return only the blended value, shape \(d_v,\)"),
     (read_hard_lookup, r"single best book"),
     (read_no_softmax, r"turn the scores into weights with softmax"),
     (read_plain_mean, r"plain average"),
     (read_blends_keys, r"blend the VALUES"),
-    (read_returns_weights, r"You returned the weights"),
+    (read_returns_weights, r"got \(5,\) \(test case: n=5, d=3, d_v=4\)\. You returned the weights"),
     (read_forgets_to_sum, r"did not add them up"),
     (read_values_first, r"weights @ values has shape \(d_v,\)"),
 ])
@@ -315,49 +352,80 @@ def test_attend_mistakes_get_their_hint(mistake, hint):
         check_attend(mistake)
 
 
-# ---------------------------------------------------------------------------- 1.5 cross_weights
+# ---------------------------------------------------------------------------- 1.5 alignment
 
 
-def cross_self_attention(X, S):
+def align_down_columns(X, S):
+    return np.argmax(_softmax(X @ S.T), axis=0)
+
+
+def align_source_reads_target(X, S):
+    return np.argmax(_softmax(S @ X.T), axis=-1)
+
+
+def align_returns_weights(X, S):
+    return _softmax(X @ S.T)
+
+
+def align_returns_output(X, S):
+    return _softmax(X @ S.T) @ S
+
+
+def align_self_weights(X, S):
     return _softmax(X @ X.T)
 
 
-def cross_source_reads_itself(X, S):
-    return _softmax(S @ S.T)
+def align_no_axis(X, S):
+    return np.argmax(_softmax(X @ S.T))
 
 
-def cross_roles_swapped(X, S):
-    return _softmax(S @ X.T)
+def align_self_attention(X, S):
+    return np.argmax(_softmax(X @ X.T), axis=-1)
 
 
-def cross_columns(X, S):
-    return _softmax((X @ S.T).T).T
+def align_max_not_argmax(X, S):
+    return np.max(_softmax(X @ S.T), axis=-1)
 
 
-def cross_raw_scores(X, S):
-    return X @ S.T
+def align_max_of_scores(X, S):
+    return (X @ S.T).max(axis=-1)
 
 
-def cross_scaled(X, S):
-    return _softmax(X @ S.T / np.sqrt(X.shape[1]))
+def align_argmin(X, S):
+    return np.argmin(_softmax(X @ S.T), axis=-1)
 
 
-def cross_untransposed(X, S):
-    return _softmax(X @ S)
+def align_returns_both(X, S):
+    A = _softmax(X @ S.T)
+    return A, np.argmax(A, axis=-1)
+
+
+def align_untransposed(X, S):
+    return np.argmax(_softmax(X @ S), axis=-1)
 
 
 @pytest.mark.parametrize("mistake, hint", [
-    (cross_self_attention, r"That is self-attention: X read itself"),
-    (cross_source_reads_itself, r"That is S reading itself"),
-    (cross_roles_swapped, r"The roles are swapped"),
-    (cross_columns, r"each query's row must sum to 1"),
-    (cross_raw_scores, r"raw scores X @ S\.T"),
-    (cross_scaled, r"no √d yet"),
-    (cross_untransposed, r"the scores X @ S\.T are \(m, n\)"),
+    (align_down_columns, r"got \(6,\) \(test case: m=3, n=6, d=4\)\. You found, for each SOURCE token"),
+    (align_source_reads_target, r"for each SOURCE token, the target token that reads it most"),
+    (align_returns_weights, r"That is the weight matrix A, shape \(m, n\)"),
+    (align_returns_output, r"That is the blended output A @ S"),
+    (align_self_weights, r"That is self-attention: X read itself"),
+    (align_no_axis, r"np\.argmax without an axis flattens"),
+    (align_self_attention, r"positions in X itself: that is self-attention"),
+    (align_max_not_argmax, r"largest weights themselves.*np\.argmax, not np\.max"),
+    (align_max_of_scores, r"largest scores themselves"),
+    (align_argmin, r"reads LEAST"),
+    (align_returns_both, r"tuple of 2 items; return only the indices"),
+    (align_untransposed, r"the scores X @ S\.T are \(m, n\)"),
 ])
-def test_cross_weights_mistakes_get_their_hint(mistake, hint):
+def test_alignment_mistakes_get_their_hint(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_cross_weights(mistake)
+        check_alignment(mistake)
+
+
+def test_alignment_accepts_the_argmax_of_the_raw_scores():
+    """Softmax keeps the order of the scores, so skipping it gives the same alignment."""
+    check_alignment(lambda X, S: np.argmax(X @ S.T, axis=-1))
 
 
 # ---------------------------------------------------------------------------- the inputs themselves
@@ -376,8 +444,15 @@ def test_inputs_use_distinct_sizes_so_a_transpose_cannot_pass():
         seen["read"] = (query.shape, keys.shape, values.shape)
         return _softmax(keys @ query) @ values
 
+    def spy_alignment(X, S):
+        seen["alignment"] = (X.shape, S.shape)
+        return np.argmax(X @ S.T, axis=-1)
+
     check_attend(spy_attend)
     check_read(spy_read)
+    check_alignment(spy_alignment)
+    (m_a, d_a), (n_a, _) = seen["alignment"]
+    assert len({m_a, n_a, d_a}) == 3
     (m, d), (n, _), (_, d_v) = seen["attend"]
     assert len({m, n, d, d_v}) == 4
     (d_r,), (n_r, _), (_, dv_r) = seen["read"]

@@ -7,7 +7,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from crossattn import plot_attention  # noqa: E402
-from crossattn.librarian import LibrarianWidget, Shelf, default_shelf, librarian_figure, query_at, read_shelf  # noqa: E402
+from crossattn.librarian import (  # noqa: E402
+    LibrarianWidget,
+    Shelf,
+    default_shelf,
+    librarian_figure,
+    query_at,
+    read_shelf,
+    weight_text,
+)
 
 
 def test_heatmap_puts_queries_on_rows_and_keys_on_columns():
@@ -56,6 +64,65 @@ def test_static_figure_has_one_row_of_three_panels_per_setting():
     fig = librarian_figure([(0.0, 1.0), (90.0, 2.0)])
     assert len(fig.axes) == 6
     plt.close(fig)
+
+
+SETTINGS = [(20.0, 1.0), (50.0, 1.0), (50.0, 6.0), (200.0, 0.0), (260.0, 8.0), (150.0, 3.0), (80.0, 0.5)]
+
+
+def _by_gid(ax, gid):
+    found = [a for a in ax.get_children() if a.get_gid() == gid]
+    assert len(found) == 1, f"expected one artist {gid!r}, found {len(found)}"
+    return found[0]
+
+
+def test_the_query_label_clears_the_spines_and_their_labels_and_stays_in_the_frame():
+    fig = librarian_figure(SETTINGS)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shelf = default_shelf()
+    for plane in fig.axes[::3]:
+        label = _by_gid(plane, "query-label").get_window_extent(renderer)
+        frame = plane.get_window_extent(renderer)
+        assert frame.x0 <= label.x0 and label.x1 <= frame.x1 and frame.y0 <= label.y0 and label.y1 <= frame.y1
+        others = [t for t in plane.texts if t.get_text() and t.get_gid() != "query-label"]  # not the arrows
+        assert len(others) == len(shelf.titles)
+        for text in others:
+            assert not label.overlaps(text.get_window_extent(renderer)), f"{plane.get_title()}: query label on {text.get_text()!r}"
+        for key in shelf.keys:  # no spine arrow runs through the label
+            points = plane.transData.transform(np.linspace(0.0, 1.0, 50)[:, None] * key)  # (50, 2) in pixels
+            assert not any(label.contains(x, y) for x, y in points), f"{plane.get_title()}: query label on a spine"
+    plt.close(fig)
+
+
+def test_the_query_is_drawn_to_scale_and_a_long_one_runs_off_the_frame():
+    fig = librarian_figure([(50.0, 1.0), (50.0, 6.0)])
+    short, long_ = fig.axes[0], fig.axes[3]
+    assert np.allclose(_by_gid(short, "query").xy, query_at(50.0, 1.0))  # the arrow's tip: length 1
+    line = _by_gid(long_, "query")
+    tip = np.array([line.get_xdata()[-1], line.get_ydata()[-1]])
+    assert np.allclose(tip, query_at(50.0, 6.0))  # length 6, not shortened
+    assert np.abs(tip).max() > long_.get_xlim()[1] == -long_.get_xlim()[0]  # beyond the frame: clipped there
+    assert line.get_clip_on()
+    plt.close(fig)
+
+
+def test_no_weight_is_ever_shown_as_zero():
+    assert weight_text(0.25) == "0.25" and weight_text(0.006) == "0.01" and weight_text(1e-3) == "<0.01"
+    fig = librarian_figure([(50.0, 6.0)])
+    bar_labels = [t.get_text() for t in fig.axes[1].texts]
+    assert bar_labels == ["0.50", "0.50", "<0.01", "<0.01"]
+    plt.close(fig)
+    widget = LibrarianWidget(angle=50.0, length=6.0)
+    assert "<0.01" in widget.readout.value and "0.00" not in widget.readout.value
+    plt.close("all")
+
+
+def test_default_shelf_names_its_colours():
+    shelf = default_shelf()
+    assert shelf.colour_names == ["red", "yellow", "green", "blue"]
+    assert np.allclose(np.linalg.norm(shelf.keys, axis=1), 1.0)
+    with pytest.raises(ValueError, match=r"3 colour names for 2 titles"):
+        Shelf(["a", "b"], np.zeros((2, 2)), np.zeros((2, 3)), colour_names=["r", "g", "b"])
 
 
 def test_widget_readout_follows_its_sliders():

@@ -1,6 +1,6 @@
 """Exercise checkers, one module per lab. Each prints one ✓ line or raises CheckFailed with a hint."""
 from ._core import CheckFailed
-from .ch01 import check_attend, check_cross_weights, check_read, check_relevance, check_softmax
+from .ch01 import check_alignment, check_attend, check_read, check_relevance, check_softmax
 from .ch02 import (
     check_attention,
     check_attention_flops,
@@ -9,10 +9,12 @@ from .ch02 import (
     check_scores,
     check_split_heads,
 )
+from .ch03 import check_entropy, check_nadaraya_watson, check_softmax_temperature, check_uniform_query
 
 __all__ = [
     "CheckFailed",
-    "check_relevance", "check_softmax", "check_read", "check_attend", "check_cross_weights",
+    "check_relevance", "check_softmax", "check_read", "check_attend", "check_alignment",
     "check_scores", "check_attention", "check_padding_mask", "check_masked_attention",
     "check_split_heads", "check_attention_flops",
+    "check_entropy", "check_softmax_temperature", "check_uniform_query", "check_nadaraya_watson",
 ]
