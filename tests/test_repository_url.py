@@ -20,3 +20,4 @@ def test_no_other_file_types_a_repository_url():
     for path in [*ROOT.glob("*.md"), *ROOT.glob("chapters/*.md"), *ROOT.glob("crossattn/**/*.py"), *ROOT.glob("binder/*")]:
         typed += [f"{path.name}: {u}" for u in re.findall(r"https://github\.com/[\w./-]+", path.read_text()) if "cross-attention-course" in u]
     assert not typed, f"the repository URL must only live in _config.yml: {typed}"
+
