@@ -18,7 +18,10 @@ for entry in all_widgets():
     widget = entry.make()
     readouts = [widget.readout.value]
     for control in widget.controls:
-        control.value = control.max if control.value != control.max else control.min
+        # A log slider's min and max are exponents of its base; other sliders hold plain values.
+        to_value = (lambda e: control.base ** e) if hasattr(control, "base") else (lambda e: e)
+        top, bottom = to_value(control.max), to_value(control.min)
+        control.value = top if control.value != top else bottom
         readouts.append(widget.readout.value)
     report["widgets"][entry.name] = readouts
 print(json.dumps(report))
