@@ -209,7 +209,7 @@ def softmax_returns_row_sums(scores):
     (softmax_global_max, r"each ROW's own max"),
     (softmax_returns_row_sums, r"You returned the row sums"),
     (softmax_subtract_min, r"\[-1000, 0, 1000\].*subtract each row's MINIMUM"),
-    (softmax_in_place, r"changed the array it was given"),
+    (softmax_in_place, r"changed its argument 1 in place"),
 ])
 def test_softmax_mistakes_get_their_hint(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):

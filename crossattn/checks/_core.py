@@ -27,18 +27,26 @@ def call(fn: Callable[..., Any], *args: Any, exercise: str) -> Any:
     if not callable(fn):
         raise CheckFailed(f"{exercise}: pass your function itself (without calling it), got {type(fn).__name__}")
     name = getattr(fn, "__name__", "your function")
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:
-        return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        result = fn(*copies)
     except NotImplementedError:
         raise CheckFailed(
             f"{exercise}: `{name}` still raises NotImplementedError — replace the `raise` line with your code."
         ) from None
     except Exception as err:  # noqa: BLE001 - any crash of student code becomes a hint
-        shapes = ", ".join(str(np.shape(a)) if isinstance(a, np.ndarray) else repr(a) for a in args)
+        shapes = [str(np.shape(a)) if isinstance(a, np.ndarray) else repr(a) for a in args]
+        what = f"an input of shape {shapes[0]}" if len(shapes) == 1 else f"inputs {', '.join(shapes)}"
         raise CheckFailed(
-            f"{exercise}: calling `{name}` with arguments of shapes ({shapes}) raised "
-            f"{type(err).__name__}: {err}"
+            f"{exercise}: calling `{name}` on {what} raised {type(err).__name__}: {err}"
         ) from None
+    for position, (original, given) in enumerate(zip(args, copies)):
+        if isinstance(original, np.ndarray) and not np.array_equal(original, given, equal_nan=original.dtype.kind == "f"):
+            raise CheckFailed(
+                f"{exercise}: `{name}` changed its argument {position + 1} in place; "
+                "leave inputs as they are (work on a copy, e.g. x = x / T instead of x /= T)."
+            )
+    return result
 
 
 def as_array(out: Any, exercise: str, what: str = "your function's result") -> np.ndarray:

@@ -137,18 +137,6 @@ def check_softmax(softmax_fn: Callable) -> None:
                 "MAXIMUM (np.max(scores, axis=-1, keepdims=True)): the largest exponent becomes e^0 = 1."
             )
         raise CheckFailed(f"{ex}: scores like 1000 overflow exp() and give nan. Subtract each row's max before exp — the result is unchanged.")
-    # The caller's scores must be left as they were (the checker passes copies; this call does not).
-    probe = x.copy()
-    try:
-        with np.errstate(all="ignore"):
-            softmax_fn(probe)
-    except Exception:  # noqa: BLE001 - it ran fine on a copy above; nothing more to learn here
-        pass
-    if not np.array_equal(probe, x):
-        raise CheckFailed(
-            f"{ex}: your softmax changed the array it was given (e.g. `scores -= ...` works in place), so the "
-            "caller's scores are lost. Write `shifted = scores - np.max(scores, axis=-1, keepdims=True)` instead."
-        )
     passed(ex, "rows sum to 1; no overflow at ±1000.")
 
 
