@@ -1,14 +1,17 @@
 """Attention as kernel regression (chapter 3): the Nadaraya–Watson estimator is softmax attention.
 
 Given n observed pairs (x_j, y_j), the Nadaraya–Watson estimate of E[Y | X = x] with a Gaussian
-kernel of bandwidth h is a weighted mean of the y_j, with weights
+kernel κ_λ(u) = exp(−‖u‖²/(2λ²)) of bandwidth λ is a weighted mean of the y_j, with weights
 
-    a_j(x) = softmax_j( −‖x − x_j‖² / (2h²) ),
+    a_j(x) = softmax_j( −‖x − x_j‖² / (2λ²) ),
 
 that is attention with the query x, the keys x_j and the values y_j. Writing the score as
-``−‖x − x_j‖²/2`` divided by a temperature T, the temperature is T = h²: the bandwidth plays the
-role of the temperature. :func:`kernel_as_attention` gives queries and keys for which
-:func:`crossattn.attention` computes exactly this estimate with dot products.
+``−‖x − x_j‖²/2`` divided by a temperature T, the temperature is T = λ²: the bandwidth plays the
+role of the temperature. (Statistics books write the bandwidth h and the kernel K; the course keeps
+h for the number of heads and K for the key matrix, hence λ and κ.)
+
+:func:`kernel_as_attention` gives queries and keys for which :func:`crossattn.attention`
+computes exactly this estimate with dot products.
 
 Shapes: queries x (m,) or (m, p); keys x_j (n,) or (n, p); values y (n,) or (n, d_v).
 """
@@ -38,22 +41,23 @@ def _points(x: ArrayLike, name: str) -> NDArray[np.floating]:
 
 
 def _bandwidth(bandwidth: float) -> float:
+    """The bandwidth λ as a float, or a ValueError when it is not a finite number > 0."""
     try:
-        h = float(bandwidth)
+        lam = float(bandwidth)
     except (TypeError, ValueError):
         raise ValueError(f"bandwidth must be a number > 0, got {bandwidth!r}") from None
-    if not np.isfinite(h) or h <= 0:
+    if not np.isfinite(lam) or lam <= 0:
         raise ValueError(f"bandwidth must be a finite number > 0, got {bandwidth!r}")
-    return h
+    return lam
 
 
 def gaussian_kernel_scores(x_query: ArrayLike, x_keys: ArrayLike, bandwidth: float) -> NDArray[np.floating]:
-    """Scores ``−‖x_i − x_j‖² / (2h²)`` of shape (m, n) (chapter 3).
+    """Scores ``−‖x_i − x_j‖² / (2λ²)`` of shape (m, n) (chapter 3).
 
     Args:
         x_query: m query points, shape (m,) or (m, p).
         x_keys: n observed points, shape (n,) or (n, p), with the same p.
-        bandwidth: h > 0.
+        bandwidth: λ > 0, the distance over which the weight falls off.
 
     Returns:
         Array (m, n). ``softmax`` of a row gives the Gaussian-kernel weights of that query.
@@ -64,11 +68,11 @@ def gaussian_kernel_scores(x_query: ArrayLike, x_keys: ArrayLike, bandwidth: flo
             f"x_query and x_keys must have the same number of coordinates p: "
             f"x_query has shape {np.shape(x_query)}, x_keys has shape {np.shape(x_keys)}"
         )
-    h = _bandwidth(bandwidth)
+    lam = _bandwidth(bandwidth)
     sq_dist = np.zeros((len(xq), len(xk)))  # (m, n)
     for c in range(xq.shape[1]):  # one coordinate at a time: no (m, n, p) temporary
         sq_dist += (xq[:, c, None] - xk[None, :, c]) ** 2  # (m, 1) - (1, n) -> (m, n)
-    return -sq_dist / (2.0 * h**2)  # (m, n)
+    return -sq_dist / (2.0 * lam**2)  # (m, n)
 
 
 def nadaraya_watson(
@@ -80,8 +84,8 @@ def nadaraya_watson(
         x_query: m query points, shape (m,) or (m, p).
         x_keys: n observed inputs, shape (n,) or (n, p).
         y_keys: n observed outputs (the values), shape (n,) or (n, d_v).
-        bandwidth: h > 0. As h → 0 the estimate becomes the y of the nearest x_j (the stable
-            softmax keeps this finite); as h → ∞ it becomes the plain mean of y.
+        bandwidth: λ > 0. As λ → 0 the estimate becomes the y of the nearest x_j (the stable
+            softmax keeps this finite); as λ → ∞ it becomes the plain mean of y.
 
     Returns:
         ``(prediction, weights)``: prediction of shape (m,) or (m, d_v), weights (m, n) whose
@@ -102,10 +106,10 @@ def kernel_as_attention(
 ) -> tuple[NDArray[np.floating], NDArray[np.floating], float]:
     """Queries, keys and scale for which dot-product attention is the Gaussian-kernel estimate.
 
-    Expanding ``−‖x − x_j‖²/(2h²) = (x·x_j − ‖x_j‖²/2)/h² − ‖x‖²/(2h²)`` and dropping the last
+    Expanding ``−‖x − x_j‖²/(2λ²) = (x·x_j − ‖x_j‖²/2)/λ² − ‖x‖²/(2λ²)`` and dropping the last
     term, which is the same for every key of a query (softmax ignores it), gives
 
-        q = [x, 1],   k_j = [x_j, −‖x_j‖²/2],   scale = 1/h².
+        q = [x, 1],   k_j = [x_j, −‖x_j‖²/2],   scale = 1/λ².
 
     Returns:
         ``(q, k, scale)`` with q of shape (m, p + 1) and k of shape (n, p + 1), so that
@@ -114,10 +118,10 @@ def kernel_as_attention(
     xq, xk = _points(x_query, "x_query"), _points(x_keys, "x_keys")
     if xq.shape[1] != xk.shape[1]:
         raise ValueError(f"x_query and x_keys must have the same number of coordinates: {xq.shape}, {xk.shape}")
-    h = _bandwidth(bandwidth)
+    lam = _bandwidth(bandwidth)
     q = np.concatenate([xq, np.ones((len(xq), 1))], axis=1)  # (m, p) -> (m, p + 1)
     k = np.concatenate([xk, -0.5 * np.sum(xk**2, axis=1, keepdims=True)], axis=1)  # (n, p) -> (n, p + 1)
-    return q, k, 1.0 / h**2
+    return q, k, 1.0 / lam**2
 
 
 def joint_gaussian(n: int, rho: float, seed: int = 0, var_y: float = 1.0) -> tuple[NDArray, NDArray]:
@@ -182,19 +186,19 @@ def bandwidth_sweep(
     Args:
         x_train, y_train: n training pairs, shapes (n,) and (n,).
         x_test, y_test: m held-out pairs, shapes (m,) and (m,).
-        bandwidths: b bandwidths, each > 0.
+        bandwidths: b bandwidths λ, each > 0.
 
     Returns:
         Array (b,). Too small a bandwidth copies the noise of the nearest training point; too
         large a bandwidth averages everything into the mean: both raise the error.
     """
     yt = _as_float_array(y_test, "y_test")
-    hs = np.atleast_1d(_as_float_array(bandwidths, "bandwidths"))
-    if hs.ndim != 1:
-        raise ValueError(f"bandwidths must be a 1-D sequence, got shape {hs.shape}")
+    lams = np.atleast_1d(_as_float_array(bandwidths, "bandwidths"))
+    if lams.ndim != 1:
+        raise ValueError(f"bandwidths must be a 1-D sequence, got shape {lams.shape}")
     errors = []
-    for h in hs:
-        pred, _ = nadaraya_watson(x_test, x_train, y_train, h)  # (m,)
+    for lam in lams:
+        pred, _ = nadaraya_watson(x_test, x_train, y_train, lam)  # (m,)
         if pred.shape != yt.shape:
             raise ValueError(f"y_test has shape {yt.shape} but the predictions have shape {pred.shape}")
         errors.append(float(np.mean((yt - pred) ** 2)))

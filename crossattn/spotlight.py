@@ -8,7 +8,7 @@ entropy :func:`crossattn.entropy` measures how wide the spotlight is: 0 nats on 
 * focus and the score gap: :func:`score_gap`, :func:`top_weight_bounds`, :func:`focus_sweep`;
 * the uniform cases: :func:`key_differences`, :func:`orthogonal_query`, :func:`uniform_query`;
 * why √d: :func:`softmax_jacobian`, :func:`jacobian_norm`, :func:`random_attention_stats`, and
-  :func:`train_retrieval`, which shows that training can still sharpen attention after the √d.
+  :func:`train_retrieval`, which shows that training can still grow the scores after the √d.
 
 Shapes follow the course notation: a query q is (d,), keys k are (n, d), scores are (..., n).
 Nothing here re-implements the softmax or the entropy: both come from :mod:`crossattn.numerics`.
@@ -366,10 +366,11 @@ def train_retrieval(
 
     Queries ``X W_Q`` (X: (m, d), W_Q: (d, d), started with N(0, 1/d) entries so that the
     queries have unit-variance entries) read n fixed random keys K (n, d); the scores are
-    scaled by 1/√d as usual. The loss is the mean of −ln A[i, target_i]. When the targets can
-    all be met, the loss keeps falling only by making the scores larger: the √d keeps the
-    *starting* scores at variance ~1, but nothing in it stops training from growing them, and
-    the entropy collapses.
+    scaled by 1/√d as usual. The loss is the mean of −ln A[i, target_i] (the cross-entropy of
+    the weights). When the targets can all be met, the loss keeps falling only by making the
+    scores larger: the √d keeps the *starting* scores at variance ~1, but nothing in it keeps
+    the trained scores there, and the entropy falls towards 0. For this task one-hot attention
+    is the right answer; the point is only that the √d does not hold the scores at variance 1.
 
     Returns:
         A :class:`TrainingTrace` with arrays of shape (steps + 1,).

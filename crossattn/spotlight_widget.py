@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 from numpy.typing import NDArray
 
@@ -27,6 +29,13 @@ from .widgets import CourseWidget
 __all__ = ["demo_scores", "spotlight_weights", "draw_spotlight", "spotlight_figure", "SpotlightWidget"]
 
 _TEMPERATURES = np.geomspace(0.01, 100.0, 121)  # the T axis of the entropy curve
+_TOP, _OTHER = "#d62728", "#1f77b4"  # bar colours: the largest weight, the others
+
+
+def _bar_legend_handles(n: int) -> list:
+    """Legend entries for the bar charts: the red bar and the dashed line at 1/n."""
+    return [Patch(color=_TOP, label="largest weight"),
+            Line2D([], [], color="grey", ls="--", lw=1, label=f"uniform weight 1/{n}")]
 
 
 def demo_scores(n: int = 8, d: int = 8, seed: int = 5) -> NDArray[np.floating]:
@@ -61,14 +70,14 @@ def draw_spotlight(scores: NDArray[np.floating], temperature: float, alpha: floa
         axes = (fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2))
     bars, curve = axes
     top = int(np.argmax(weights)) if np.ptp(weights) > 1e-12 else -1  # -1: a tie, nothing to highlight
-    colours = ["#1f77b4" if j != top else "#d62728" for j in range(n)]
+    colours = [_OTHER if j != top else _TOP for j in range(n)]
     bars.bar(range(n), weights, color=colours)
-    bars.axhline(1.0 / n, color="grey", ls="--", lw=1, label=f"uniform 1/{n}")
+    bars.axhline(1.0 / n, color="grey", ls="--", lw=1)
     bars.set_xticks(range(n), [f"k{j}" for j in range(n)])
     bars.set_ylim(0, 1)
     bars.set_ylabel("weight")
     bars.set_title(f"T = {temperature:.2f}, α = {alpha:.2f}: H = {h_now:.2f} nats", fontsize=10)
-    bars.legend(loc="upper left", fontsize=8, frameon=False)
+    bars.legend(handles=_bar_legend_handles(n), loc="upper left", fontsize=8, frameon=False)
     curve_h = temperature_sweep(alpha * s, _TEMPERATURES)  # (t,)
     curve.semilogx(_TEMPERATURES, curve_h, color="#1f77b4", label=f"entropy, α = {alpha:.2f}")
     curve.axhline(np.log(n), color="grey", ls="--", lw=1, label=f"ln {n} = {np.log(n):.2f} (uniform)")
@@ -87,8 +96,9 @@ def spotlight_figure(settings: Sequence[tuple[float, float]] | None = None,
                      scores: NDArray[np.floating] | None = None) -> Figure:
     """Static version of :class:`SpotlightWidget` for the website.
 
-    Top row: the weights for each (temperature, alpha) setting. Bottom: the entropy against the
-    temperature for each alpha used, with every setting marked on its curve.
+    Top row: the weights for each (temperature, alpha) setting, the largest in red, with a dashed
+    line at the uniform weight 1/n (a legend above the row says so). Bottom: the entropy against
+    the temperature for each alpha used, with every setting marked on its curve.
     """
     s = demo_scores() if scores is None else np.asarray(scores, dtype=float)
     settings = [(1.0, 1.0), (0.2, 1.0), (5.0, 1.0), (1.0, 0.0)] if settings is None else list(settings)
@@ -109,7 +119,7 @@ def spotlight_figure(settings: Sequence[tuple[float, float]] | None = None,
             weights = spotlight_weights(s, temperature, alpha)  # (n,)
             h_now = float(entropy(weights))
             top = int(np.argmax(weights)) if np.ptp(weights) > 1e-12 else -1  # -1: a tie, nothing to highlight
-            bars.bar(range(n), weights, color=["#d62728" if j == top else "#1f77b4" for j in range(n)])
+            bars.bar(range(n), weights, color=[_TOP if j == top else _OTHER for j in range(n)])
             bars.axhline(1.0 / n, color="grey", ls="--", lw=1)
             bars.set_xticks(range(n), [f"k{j}" for j in range(n)], fontsize=8)
             bars.set_ylim(0, 1)
@@ -124,7 +134,8 @@ def spotlight_figure(settings: Sequence[tuple[float, float]] | None = None,
         curve.set_xlabel("temperature T (log scale)")
         curve.set_ylabel("entropy (nats)")
         curve.legend(loc="center right", fontsize=10, frameon=False)
-        fig.tight_layout()
+        fig.legend(handles=_bar_legend_handles(n), loc="upper center", ncol=2, fontsize=10, frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))  # leave the top strip to the bars' legend
     return fig
 
 
@@ -154,7 +165,7 @@ class SpotlightWidget(CourseWidget):
         peak = (f"largest weight {weights[top]:.3f} on k{top}" if np.ptp(weights) > 1e-12
                 else f"every weight is 1/{n}: the output is the mean of the values")
         self.readout.value = (
-            f"T = {t:.2f}, α = {a:.2f} (only α/T = {a / t:.2f} matters): entropy <b>{h:.3f}</b> nats "
+            f"T = {t:.2f}, α = {a:.2f}: entropy <b>{h:.3f}</b> nats "
             f"of at most ln {n} = {np.log(n):.3f}; the spotlight covers e<sup>H</sup> = "
             f"<b>{float(effective_keys(weights)):.2f}</b> of {n} keys; {peak}."
         )

@@ -1,4 +1,4 @@
-"""Attention as kernel regression (chapter 3): Nadaraya–Watson, bandwidth = temperature, ρ²."""
+"""Attention as kernel regression (chapter 3): Nadaraya–Watson, the bandwidth λ as a temperature (T = λ²), ρ²."""
 import numpy as np
 import pytest
 
@@ -20,7 +20,7 @@ Y_TRAIN = np.sin(X_TRAIN) + 0.1 * RNG.normal(size=9)  # (n,)
 X_QUERY = np.array([-1.5, 0.0, 0.4, 1.9])  # (m,) = (4,)
 
 
-def test_gaussian_kernel_scores_are_minus_squared_distance_over_2h_squared():
+def test_gaussian_kernel_scores_are_minus_squared_distance_over_2_lambda_squared():
     got = gaussian_kernel_scores(X_QUERY, X_TRAIN, 0.7)
     assert got.shape == (4, 9)
     assert np.allclose(got, -(X_QUERY[:, None] - X_TRAIN[None, :]) ** 2 / (2 * 0.49))
@@ -76,11 +76,11 @@ def test_dot_product_attention_with_augmented_queries_and_keys_is_the_kernel_est
     assert np.allclose(out, pred) and np.allclose(w, w_nw)
 
 
-def test_the_bandwidth_is_a_temperature_t_equal_h_squared():
+def test_the_bandwidth_is_a_temperature_t_equal_lambda_squared():
     half_sq = -0.5 * (X_QUERY[:, None] - X_TRAIN[None, :]) ** 2  # (m, n): −(x − x_j)²/2
-    for h in (0.2, 1.0, 3.0):
-        _, w = nadaraya_watson(X_QUERY, X_TRAIN, Y_TRAIN, h)
-        assert np.allclose(w, softmax_with_temperature(half_sq, h**2))
+    for lam in (0.2, 1.0, 3.0):  # the bandwidth λ
+        _, w = nadaraya_watson(X_QUERY, X_TRAIN, Y_TRAIN, lam)
+        assert np.allclose(w, softmax_with_temperature(half_sq, lam**2))
 
 
 def test_joint_gaussian_has_the_requested_correlation_and_variance_and_is_seeded():

@@ -310,6 +310,9 @@ def test_the_static_figure_has_one_bar_chart_per_setting_and_the_entropy_curve()
     assert len(bars) == 3 and all(len(ax.patches) == 8 for ax in bars)
     assert len(curve.get_lines()) == 2 + 1 + 3  # one curve per alpha, ln n, one marker per setting
     assert "H = 0.00" not in bars[0].get_title() and "α = 0" in bars[2].get_title()
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]  # what the red bar and dashed line mean
+    assert legend == ["largest weight", "uniform weight 1/8"]
+    assert [p.get_facecolor() for p in bars[0].patches].count(bars[0].patches[3].get_facecolor()) == 1  # k3 alone
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         spotlight_figure([])
@@ -319,6 +322,7 @@ def test_the_widget_readout_follows_its_sliders():
     widget = SpotlightWidget()
     first = widget.readout.value
     assert "entropy" in first and "largest weight" in first
+    assert "α/T" not in first and "matters" not in first  # the readout must not answer the lab's question 2
     widget.alpha.value = 0.0
     assert "every weight is 1/8" in widget.readout.value and "2.079" in widget.readout.value
     widget.alpha.value, widget.temperature.value = 2.0, 1.0

@@ -47,7 +47,7 @@ def check_entropy(entropy_fn: Callable) -> None:
     ])  # (m, n) = (3, 5)
     m, n = p.shape
     nan_hint = ("you got nan: 0·log 0 gives 0·(−inf) = nan in NumPy. Entries with p = 0 must contribute 0, "
-                "e.g. np.log(p, out=np.zeros_like(p), where=p > 0).")
+                "e.g. logs = np.log(p, out=np.zeros(np.shape(p)), where=p > 0).")
     got = as_array(_call(entropy_fn, p, exercise=ex), ex)
     expect_shape(got, (m,), ex, {
         (n,): "You summed down the columns (axis 0). Each ROW is a distribution over the n keys: sum over axis=-1.",
@@ -99,6 +99,14 @@ def check_softmax_temperature(softmax_temperature: Callable) -> None:
             (s.shape[0],): "Return a weight for every score (shape (..., n)), not one number per row.",
         })
         want = softmax(s / t)
+        rows = got.sum(axis=-1, keepdims=True)  # (m, 1)
+        with np.errstate(all="ignore"):
+            if (not close(rows, 1.0) and close(got.sum(), 1.0) and np.all(rows > 0)
+                    and close(got / rows, want)):  # each row right up to one factor; the whole array sums to 1
+                raise CheckFailed(
+                    f"{ex}: your weights sum to 1 over the whole array, not row by row (your rows sum to "
+                    f"{np.round(rows[:, 0], 3)}). Normalise each row: e / e.sum(axis=-1, keepdims=True)."
+                )
         if not close(got, want):
             diagnose(got, [
                 (softmax(s * t), f"you MULTIPLIED the scores by T = {t}. Divide them: softmax(scores / T), so that "
@@ -114,6 +122,16 @@ def check_softmax_temperature(softmax_temperature: Callable) -> None:
     big = np.array([[10.0, 9.0, 0.0], [-5.0, 0.0, 2.0]])
     got_big = as_array(_call(softmax_temperature, big, 0.01, exercise=ex), ex)
     if not close(got_big, softmax(big / 0.01)):
+        with np.errstate(all="ignore"):  # the global-max mistake divides 0 by 0 on the second row
+            z = big / 0.01  # (2, 3): row maxima 1000 and 200
+            e = np.exp(z - z.max())  # (2, 3): one max for the whole array
+            global_max = e / e.sum(axis=-1, keepdims=True)  # row 2 is 0/0 = nan
+        if got_big.shape == global_max.shape and np.allclose(got_big, global_max, equal_nan=True):
+            raise CheckFailed(
+                f"{ex}: at T = 0.01 your second row is nan. You subtracted the max of the WHOLE array (1000), "
+                "and that row's scores / T (at most 200) lie 800 or more below it: exp() underflows to 0 in "
+                "every entry, and 0/0 = nan. Subtract each row's own max: z.max(axis=-1, keepdims=True)."
+            )
         _nan_hint(got_big, ex, "at T = 0.01 the scores / T reach 1000 and exp() overflows to inf (inf/inf = nan). "
                                "Subtract each row's max of scores / T before np.exp — the weights do not change.")
         raise CheckFailed(f"{ex}: wrong at T = 0.01; the weights must be softmax(scores / T).")
@@ -127,11 +145,30 @@ def _keys(seed: int, n: int, d: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d))
 
 
+def _rank(m: np.ndarray) -> int:
+    return int(np.linalg.matrix_rank(m)) if m.size else 0
+
+
+def _raised_value_error(fn: Callable, k: np.ndarray) -> ValueError | None:
+    """The ValueError ``fn(k)`` raises, or None (other crashes are left to :func:`call`)."""
+    if not callable(fn):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            fn(k.copy())
+    except ValueError as err:
+        return err
+    except Exception:  # noqa: BLE001 - the stub and other crashes get their hint from call()
+        return None
+    return None
+
+
 def check_uniform_query(uniform_query: Callable) -> None:
     """Exercise 3.3: ``uniform_query(K (n, d)) -> q (d,)``, unit length, all scores K @ q equal.
 
-    Cases: n < d, n = d (the keys span R^d, their differences do not), identical keys, and
-    n > d (the differences span R^d: the function must raise ValueError).
+    Cases: n < d, n = d (the keys span R^d, their differences do not), identical keys (n > d but
+    the differences have rank 0), and n > d in general position (the differences span R^d: the
+    function must raise ValueError).
     """
     ex = "Exercise 3.3 (uniform_query)"
     identical = np.tile(np.array([[0.5, -1.0, 2.0]]), (5, 1))  # (5, 3): five copies of one key
@@ -142,13 +179,25 @@ def check_uniform_query(uniform_query: Callable) -> None:
     ]
     for label, k in cases:
         n, d = k.shape
+        diffs = k[1:] - k[0]  # (n - 1, d)
+        rank = _rank(diffs)  # < d in every case here: a uniform query exists
         spans = np.linalg.matrix_rank(k) == d  # no nonzero q is orthogonal to every key
-        crash_hint = None
-        if spans:
-            crash_hint = (f"for {label}, the keys span all {d} directions, so no nonzero query is orthogonal to "
-                          "every key — but one IS orthogonal to every key DIFFERENCE k_j − k_0, and that is all "
-                          "equal scores need.")
-        got = as_array(_call(uniform_query, k, exercise=ex, crash_hint=crash_hint), ex)
+        refused = _raised_value_error(uniform_query, k)
+        if refused is not None:
+            if rank == 0:
+                why = (f"but these {n} keys are identical, so their differences have rank 0 < d = {d} and any "
+                       "unit vector works. Test the rank of the differences, not n > d.")
+            elif spans:
+                why = (f"yet a uniform query exists: the {n - 1} differences k_j − k_0 have rank {rank} < d = {d}. "
+                       f"The keys themselves span all {d} directions, so no nonzero query is orthogonal to every "
+                       "key, but one IS orthogonal to every key DIFFERENCE, and that is all equal scores need.")
+            else:
+                why = (f"yet a uniform query exists: the {n - 1} differences k_j − k_0 have rank {rank} < d = {d}. "
+                       "Raise ValueError only when the rank of the differences equals d.")
+            raise CheckFailed(
+                f"{ex}: for {label} your function raised {type(refused).__name__}: {refused} — {why}"
+            )
+        got = as_array(_call(uniform_query, k, exercise=ex), ex)
         expect_shape(got, (d,), ex, {
             (n,): "You returned one number per key (the scores?). Return the query itself: a vector of width d.",
             (n - 1,): "You returned one number per key difference. Return the query itself: a vector of width d.",
@@ -171,15 +220,23 @@ def check_uniform_query(uniform_query: Callable) -> None:
                         "is orthogonal to every key. Equal scores need less: q orthogonal to every key "
                         "DIFFERENCE k_j − k_0."
                     )
+            row_space = np.linalg.svd(diffs, full_matrices=False)[2][:rank]  # (rank, d), orthonormal rows
+            if n - 1 < d and np.linalg.norm(row_space @ got) > (1 - 1e-6) * norm:
+                raise CheckFailed(
+                    f"{ex}: for {label} your query lies in the span of the {n - 1} key differences, not "
+                    f"orthogonal to them. np.linalg.svd(D, full_matrices=False) returns only {n - 1} rows of Vt, "
+                    f"all inside that span; use full_matrices=True (the default) to get all {d} rows, and take "
+                    "a row beyond the rank of D."
+                )
             raise CheckFailed(
                 f"{ex}: for {label} your query gives unequal scores K @ q = {np.round(scores, 3) + 0.0}. Make q "
-                "orthogonal to every key difference k_j − k_0 (j = 1..n−1): take a vector from the null space "
-                "of the (n−1, d) matrix of differences (np.linalg.svd)."
+                "orthogonal to every key difference k_j − k_0 (j = 1..n−1): take a row of Vt from "
+                "np.linalg.svd(D) beyond the rank of the (n−1, d) matrix D of differences."
             )
         if abs(norm - 1.0) > 1e-6:
             raise CheckFailed(f"{ex}: for {label} the scores are equal, but your query has length {norm:.3f}: "
                               "divide it by its norm to return a unit vector.")
-    # More keys than dimensions: the differences span R^d and no such query exists.
+    # More keys than dimensions, in general position: the differences span R^d and no such query exists.
     k = _keys(33, 6, 4)
     try:
         with np.errstate(all="ignore"):
@@ -198,22 +255,23 @@ def check_uniform_query(uniform_query: Callable) -> None:
             f"gives equal scores (yours spread over {spread:.3g}). Check the rank of the differences and "
             "raise ValueError when it equals d."
         )
-    passed(ex, "unit queries with equal scores for n = d, n < d and identical keys; ValueError for n > d.")
+    passed(ex, "unit queries with equal scores for n < d, n = d and identical keys; "
+               "ValueError when the differences have rank d.")
 
 
 # --------------------------------------------------------------------------- 3.4 Nadaraya–Watson
 
 
 def check_nadaraya_watson(nadaraya_watson_fn: Callable) -> None:
-    """Exercise 3.4: ``nadaraya_watson(x_query (m,), x_train (n,), y_train (n,), h) -> (m,)``."""
+    """Exercise 3.4: ``nadaraya_watson(x_query (m,), x_train (n,), y_train (n,), bandwidth) -> (m,)``."""
     ex = "Exercise 3.4 (nadaraya_watson)"
     rng = np.random.default_rng(34)
     x_train = np.sort(rng.uniform(-2.0, 2.0, size=7))  # (n,) = (7,)
     y_train = np.sin(x_train) + 0.1 * rng.normal(size=7)  # (n,)
     x_query = np.array([-1.0, 0.2, 0.9, 2.5])  # (m,) = (4,)
     m, n = len(x_query), len(x_train)
-    h = 0.6
-    got = as_array(_call(nadaraya_watson_fn, x_query, x_train, y_train, h, exercise=ex, crash_hint=(
+    lam = 0.6  # the bandwidth λ
+    got = as_array(_call(nadaraya_watson_fn, x_query, x_train, y_train, lam, exercise=ex, crash_hint=(
         "x_query[:, None] - x_train[None, :] has shape (m, n): one row per query, one column per training point."
     )), ex)
     expect_shape(got, (m,), ex, {
@@ -223,32 +281,44 @@ def check_nadaraya_watson(nadaraya_watson_fn: Callable) -> None:
         (n, m): "Your scores are (n, m): build them as x_query[:, None] - x_train[None, :], one row per query.",
     })
     _nan_hint(got, ex, "you got nan: did exp() overflow or underflow? Use a stable softmax (crossattn.softmax).")
-    want, _ = nadaraya_watson(x_query, x_train, y_train, h)
+    want, _ = nadaraya_watson(x_query, x_train, y_train, lam)
     if not close(got, want):
         diff = x_query[:, None] - x_train[None, :]  # (m, n)
-        scores = gaussian_kernel_scores(x_query, x_train, h)  # (m, n)
+        prod = x_query[:, None] * x_train[None, :]  # (m, n): the dot products x·x_j of 1-D points
+        scores = gaussian_kernel_scores(x_query, x_train, lam)  # (m, n)
+        divisors = (1.0, lam, lam**2, 2 * lam, 2 * lam**2)  # the ways a student might scale a score
+        laplace = ("you used the distance |x − x_j| itself (a Laplace kernel). The Gaussian kernel scores by "
+                   "minus the SQUARED distance: square the distance, −(x − x_j)² / (2λ²), "
+                   "i.e. -diff**2 / (2 * bandwidth**2).")
+        dot = ("you used the dot product x·x_j as the score, which favours large x_j, not NEAR ones. "
+               "Nadaraya–Watson scores by closeness: minus the squared distance, −(x − x_j)² / (2λ²), "
+               "i.e. -diff**2 / (2 * bandwidth**2).")
         diagnose(got, [
-            (softmax(-diff**2 / (2 * h**4)) @ y_train,
-             "you squared the bandwidth twice: the score is −(x − x_j)² / (2h²), with h² = h**2, not h**4."),
-            (softmax(-diff**2 / (2 * h)) @ y_train, "divide by 2h², not by 2h: the bandwidth is squared once."),
-            (softmax(-diff**2 / h**2) @ y_train, "the Gaussian kernel has a 2 in it: −(x − x_j)² / (2h²)."),
-            (softmax(diff**2 / (2 * h**2)) @ y_train,
-             "the sign is flipped: your weights favour the FARTHEST points. The score is −(x − x_j)² / (2h²)."),
-            (softmax(-np.abs(diff) / (2 * h**2)) @ y_train, "square the distance: −(x − x_j)², not −|x − x_j|."),
+            (softmax(-diff**2 / (2 * lam**4)) @ y_train,
+             "you squared the bandwidth twice: the score is −(x − x_j)² / (2λ²), with λ² = bandwidth**2, "
+             "not bandwidth**4."),
+            (softmax(-diff**2 / (2 * lam)) @ y_train,
+             "divide by 2λ², not by 2λ: the bandwidth is squared once (2 * bandwidth**2)."),
+            (softmax(-diff**2 / lam**2) @ y_train, "the Gaussian kernel has a 2 in it: −(x − x_j)² / (2λ²)."),
+            (softmax(diff**2 / (2 * lam**2)) @ y_train,
+             "the sign is flipped: your weights favour the FARTHEST points. The score is −(x − x_j)² / (2λ²)."),
+            *[(softmax(-np.abs(diff) / c) @ y_train, laplace) for c in divisors],
+            *[(softmax(prod / c) @ y_train, dot) for c in divisors],
             (softmax(scores, axis=0) @ y_train,
              "your weights sum to 1 over the queries (axis 0). Each query's weights over the n training points "
              "must sum to 1: softmax over axis=-1."),
             (np.exp(scores) @ y_train, "normalise the kernel weights: divide by their sum (softmax), so each row sums to 1."),
             (np.full(m, y_train.mean()), "you returned the plain mean of y_train: weight each y_j by its kernel score."),
             (y_train[np.argmin(np.abs(diff), axis=1)], "that is the nearest neighbour's y. Blend all y_j with Gaussian-kernel weights."),
-        ], ex, "prediction = softmax(−(x_query[:, None] − x_train[None, :])² / (2h²), axis=-1) @ y_train.")
+        ], ex, "prediction = softmax(−(x_query[:, None] − x_train[None, :])² / (2λ²), axis=-1) @ y_train, "
+               "with λ = bandwidth.")
     # A narrow bandwidth and a query far from the data: exp(score) underflows to 0 for every point.
     far = np.array([0.0, 4.0])  # (2,)
     got_far = as_array(_call(nadaraya_watson_fn, far, x_train, y_train, 0.02, exercise=ex), ex)
     want_far, _ = nadaraya_watson(far, x_train, y_train, 0.02)
     if not close(got_far, want_far):
-        _nan_hint(got_far, ex, "with h = 0.02 a query at x = 4 has scores below −2000 for every training point: "
+        _nan_hint(got_far, ex, "with λ = 0.02 a query at x = 4 has scores below −2000 for every training point: "
                                "exp() underflows to 0 and 0/0 = nan. Subtract each row's max score first "
                                "(crossattn.softmax does): the weights then go to the nearest point.")
-        raise CheckFailed(f"{ex}: right at h = {h} but wrong at h = 0.02; use the same formula for every h.")
-    passed(ex, f"Gaussian-kernel attention: {m} predictions from {n} points; stable at h = 0.02.")
+        raise CheckFailed(f"{ex}: right at λ = {lam} but wrong at λ = 0.02; use the same formula for every λ.")
+    passed(ex, f"Gaussian-kernel attention: {m} predictions from {n} points; stable at λ = 0.02.")
