@@ -38,13 +38,10 @@ def to_batch(pairs: list[tuple[list[int], list[int]]]) -> Batch:
         raise ValueError("to_batch needs at least one (source, target) pair")
     n = max(len(s) for s, _ in pairs)
     m = max(len(t) for _, t in pairs) + 1
-    src = torch.full((len(pairs), n), PAD, dtype=torch.long)
-    tgt_in = torch.full((len(pairs), m), PAD, dtype=torch.long)
-    tgt_out = torch.full((len(pairs), m), PAD, dtype=torch.long)
-    for b, (s, t) in enumerate(pairs):
-        src[b, :len(s)] = torch.tensor(s, dtype=torch.long)
-        tgt_in[b, :len(t) + 1] = torch.tensor([BOS, *t], dtype=torch.long)
-        tgt_out[b, :len(t) + 1] = torch.tensor([*t, EOS], dtype=torch.long)
+    # Pad the Python lists first and build each tensor in one call: training calls this every step.
+    src = torch.tensor([[*s] + [PAD] * (n - len(s)) for s, _ in pairs], dtype=torch.long)  # (B, n)
+    tgt_in = torch.tensor([[BOS, *t] + [PAD] * (m - 1 - len(t)) for _, t in pairs], dtype=torch.long)  # (B, m)
+    tgt_out = torch.tensor([[*t, EOS] + [PAD] * (m - 1 - len(t)) for _, t in pairs], dtype=torch.long)  # (B, m)
     return Batch(src, tgt_in, tgt_out)
 
 

@@ -1,4 +1,4 @@
-"""Measuring what a trained encoder–decoder does (chapter 4): gradient paths, rank collapse, leakage."""
+"""Measuring what a trained encoder–decoder does (chapter 4): gradient paths, rank collapse, leakage, alignment."""
 from __future__ import annotations
 
 from typing import Callable
@@ -10,7 +10,10 @@ from torch import Tensor
 from .data import PAD, Batch
 from .model import EncoderDecoder
 
-__all__ = ["encoder_gradient_norms", "rank_collapse", "future_influence"]
+__all__ = [
+    "encoder_gradient_norms", "rank_collapse", "encoder_rank_profile", "future_influence",
+    "cross_attention_weights", "alignment_matrix", "alignment_agreement",
+]
 
 
 def encoder_gradient_norms(model: EncoderDecoder, batch: Batch) -> list[float]:
@@ -63,6 +66,19 @@ def rank_collapse(states: Tensor, mask: Tensor | None = None) -> float:
 
 
 @torch.no_grad()
+def encoder_rank_profile(model: EncoderDecoder, src: Tensor) -> list[float]:
+    """:func:`rank_collapse` of the source states at every depth of the encoder (chapter 4).
+
+    src: (B, n) token ids. Returns L_enc + 1 numbers: the embeddings (with positions), then the
+    output of each encoder layer (the top one after the final norm). Padding is left out.
+    A value near 0 means the encoder has made every source token's state the same vector.
+    """
+    states = model.encode(src, return_all=True)  # L_enc + 1 tensors (B, n, d_model)
+    mask = model.source_mask(src)  # (B, n)
+    return [rank_collapse(s, mask) for s in states]
+
+
+@torch.no_grad()
 def future_influence(
     predict: Callable[[Tensor, Tensor], Tensor],
     src: Tensor,
@@ -94,3 +110,54 @@ def future_influence(
             moved = (F.log_softmax(predict(changed, tgt_in), dim=-1)[:, i] - base[:, i]).abs().max()
             influence[i] = torch.maximum(influence[i], moved)
     return influence
+
+
+@torch.no_grad()
+def cross_attention_weights(model: EncoderDecoder, src: Tensor, tgt_in: Tensor) -> Tensor:
+    """The cross-attention weights of every decoder layer under teacher forcing (chapter 4).
+
+    src: (B, n) source ids; tgt_in: (B, m) target inputs (BOS + target). Returns a tensor
+    (L_dec, B, h, m, n): entry [l, b, k, i] is where head k of decoder layer l looks in source b
+    when it predicts target token i. Rows of padded source columns are 0 there; rows sum to 1.
+    """
+    model.eval()
+    model(src, tgt_in)
+    return torch.stack([layer.cross_attn.last_weights for layer in model.decoder])  # (L_dec, B, h, m, n)
+
+
+def alignment_matrix(alignment: list[int], n: int) -> Tensor:
+    """The true alignment as an (m, n) 0/1 matrix: row i has a 1 at the source word target i translates.
+
+    alignment: list of m source indices (e.g. :meth:`crossattn.data.ToyTranslation.alignment`).
+    """
+    if any(not 0 <= j < n for j in alignment):
+        raise ValueError(f"alignment {alignment} points outside a source of length n={n}")
+    truth = torch.zeros(len(alignment), n)  # (m, n)
+    truth[torch.arange(len(alignment)), torch.tensor(alignment, dtype=torch.long)] = 1.0
+    return truth
+
+
+def alignment_agreement(weights: Tensor, alignments: list[list[int]],
+                        select: list[list[bool]] | None = None) -> float:
+    """Fraction of target tokens whose largest attention weight is on the source word they translate.
+
+    weights: (B, m, n), one attention map per sentence pair (one head, or an average of heads).
+    alignments: B lists; alignments[b][i] is the source index of target token i. Target positions
+    beyond ``len(alignments[b])`` (EOS, padding) are not counted.
+    select: optional B lists of booleans like ``alignments``; only target tokens marked True are
+    counted (e.g. only the adjectives). Returns NaN when no token is counted.
+    """
+    if weights.dim() != 3 or weights.shape[0] != len(alignments):
+        raise ValueError(f"weights must have shape (B={len(alignments)}, m, n), got {tuple(weights.shape)}")
+    if select is not None and [len(s) for s in select] != [len(a) for a in alignments]:
+        raise ValueError("select must hold one boolean per target token of each alignment")
+    best = weights.argmax(dim=-1)  # (B, m): the source position each target token reads most
+    hits = total = 0
+    for b, alignment in enumerate(alignments):
+        if len(alignment) > weights.shape[1]:
+            raise ValueError(f"alignment {b} has {len(alignment)} target tokens but weights only m={weights.shape[1]} rows")
+        for i, j in enumerate(alignment):
+            if select is None or select[b][i]:
+                hits += int(best[b, i]) == j
+                total += 1
+    return hits / total if total else float("nan")

@@ -10,6 +10,7 @@ from .ch02 import (
     check_split_heads,
 )
 from .ch03 import check_entropy, check_nadaraya_watson, check_softmax_temperature, check_uniform_query
+from .ch04 import check_causal_mask, check_cross_attention, check_cross_mask, check_honest_loss, check_source_influence
 
 __all__ = [
     "CheckFailed",
@@ -17,4 +18,5 @@ __all__ = [
     "check_scores", "check_attention", "check_padding_mask", "check_masked_attention",
     "check_split_heads", "check_attention_flops",
     "check_entropy", "check_softmax_temperature", "check_uniform_query", "check_nadaraya_watson",
+    "check_causal_mask", "check_cross_mask", "check_cross_attention", "check_honest_loss", "check_source_influence",
 ]
