@@ -30,7 +30,7 @@ class TrainConfig:
     steps: int = 300  # optimiser steps
     batch_size: int = 64  # pairs per step, drawn with replacement
     lr: float = 3e-3  # Adam learning rate
-    seed: int = 0  # seeds the model's init (if built after) and the batch order
+    seed: int = 0  # seeds the batch order only: call seed_everything before building a model to fix its init
     clip: float = 1.0  # gradient-norm clipping
 
 
