@@ -36,6 +36,25 @@ def test_all_three_cache_variants_give_the_same_logits(seed, positions):
     assert (net(src, tgt_in) - logits).abs().max() < 1e-10
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("switches", [
+    {"positions": "none"}, {"positions": "query"}, {"tie_kv": True, "tie_embeddings": True},
+    {"cross_reads": "all", "n_encoder_layers": 3}, {"cross_causal": True, "encoder_causal": True},
+], ids=["no-positions", "query-positions", "tied", "transparent", "causal"])
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)], ids=["float64", "float32"])
+def test_cache_variants_agree_for_every_model_switch(seed, switches, dtype, tol):
+    """Chapter 5: the same tokens and logits with no cache, the cross cache, and both, whatever chapters 4-7 switch on."""
+    net = model(seed, **switches).to(dtype)
+    src = to_batch(ToyTranslation().sample(5, seed=seed)).src  # (5, n)
+    steps = src.shape[1] + 4
+    assert (src == PAD).any() and steps != src.shape[1]  # padding, and m ≠ n
+    runs = {mode: greedy_decode(net, src, steps=steps, cache=mode) for mode in ("none", "cross", "both")}
+    tokens, logits = runs["none"]
+    for mode in ("cross", "both"):
+        assert torch.equal(runs[mode][0], tokens)
+        assert (runs[mode][1] - logits).abs().max() < tol
+
+
 def test_decode_refuses_an_offset_without_a_self_cache():
     net = model()
     src = torch.tensor([[3, 4, 5]])
@@ -62,15 +81,23 @@ def test_tie_embeddings_shares_the_embedding_matrix():
 
 @pytest.mark.parametrize("positions, invariant", [("none", True), ("query", True), ("absolute", False), ("relative", False)])
 def test_without_source_positions_the_output_ignores_the_source_order(positions, invariant):
+    """Chapter 6: reordering the source reorders K and V together. Without source positions the
+    logits do not move (exactly, up to round-off), and every query's weights move with their keys."""
     net = model(positions=positions)
     for layer in net.decoder:  # a trained bias is not zero; give the untrained one values
         if layer.cross_attn.relative_bias is not None:
             torch.nn.init.normal_(layer.cross_attn.relative_bias.table)
-    src = torch.tensor([[3, 4, 5, 6, 7]])
-    tgt_in = torch.tensor([[1, 8, 9]])
-    perm = torch.tensor([[4, 2, 0, 3, 1]])
-    same = torch.allclose(net(src, tgt_in), net(src.gather(1, perm), tgt_in), atol=1e-12)
-    assert same is invariant
+    src = torch.tensor([[3, 4, 5, 6, 7], [8, 3, 3, 9, PAD]])  # (B, n) = (2, 5): a repeated token, a padded row
+    tgt_in = torch.tensor([[1, 8, 9], [1, 4, 4]])  # (B, m) = (2, 3)
+    logits = net(src, tgt_in)  # (B, m, V)
+    weights = [layer.cross_attn.last_weights for layer in net.decoder]  # (B, h, m, n) each
+    for perm in ([4, 2, 0, 3, 1], [1, 0, 2, 3, 4], [0, 1, 2, 4, 3]):
+        moved = net(src[:, perm], tgt_in)
+        same = torch.allclose(logits, moved, atol=1e-12)
+        assert same is invariant
+        if invariant:  # column j of the new weights is column perm[j] of the old ones
+            for layer, w in zip(net.decoder, weights):
+                assert torch.allclose(layer.cross_attn.last_weights, w[..., perm], atol=1e-12)
 
 
 def test_leakage_detector_flags_a_bidirectional_encoder_even_with_a_causal_cross_mask():
