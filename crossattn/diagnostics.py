@@ -11,7 +11,7 @@ from .data import PAD, Batch
 from .model import EncoderDecoder
 
 __all__ = [
-    "encoder_gradient_norms", "rank_collapse", "encoder_rank_profile", "future_influence",
+    "encoder_gradient_norms", "encoder_weight_gradient_norms", "rank_collapse", "encoder_rank_profile", "future_influence",
     "cross_attention_weights", "alignment_matrix", "alignment_agreement",
 ]
 
@@ -43,16 +43,39 @@ def encoder_gradient_norms(model: EncoderDecoder, batch: Batch) -> list[float]:
     return [o.grad.norm().item() for o in outputs]
 
 
+def encoder_weight_gradient_norms(model: EncoderDecoder, batch: Batch,
+                                  names: tuple[str, ...] = ("w_q", "w_k", "w_v")) -> dict[str, list[float]]:
+    """Norm of d(decoder loss)/d(weight) for the self-attention projections of each encoder layer.
+
+    Unlike :func:`encoder_gradient_norms`, which measures the gradient reaching each layer's
+    OUTPUT (a state), this measures what the layer's own weights receive, i.e. what training
+    changes. Returns {name: [layer 1, ..., layer L_enc]} for each projection in ``names``
+    (each a (d_model, d_model) matrix), bottom to top. Once the states entering a layer have
+    collapsed (every token the same, :func:`rank_collapse` near 0), its attention weights no
+    longer depend on its queries and keys, so w_q and w_k get almost no gradient; w_v still does.
+    """
+    model.zero_grad()
+    logits = model(batch.src, batch.tgt_in)  # (B, m, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
+    loss.backward()
+    norms = {name: [getattr(layer.self_attn, name).weight.grad.norm().item() for layer in model.encoder]
+             for name in names}
+    model.zero_grad()
+    return norms
+
+
 def _mix(model: EncoderDecoder, states: list[Tensor]) -> list[Tensor]:
     weights = torch.softmax(model.mix, dim=-1)  # (L_dec, L_enc + 1)
     return list(torch.einsum("le,ebnd->lbnd", weights, torch.stack(states)))
 
 
 def rank_collapse(states: Tensor, mask: Tensor | None = None) -> float:
-    """How far token states are from all being the same vector, in [0, 1].
+    """How far token states are from all being the same vector ("identical rows"), in [0, 1].
 
     For each sequence X (n, d): ‖X − 1·x̄ᵀ‖_F / ‖X‖_F with x̄ the mean token (Dong et al. 2021's
-    residual from rank one). 0 means every token state is identical (full collapse).
+    residual res(X)). 1·x̄ᵀ is a special rank-one matrix, every row equal, so this is the
+    distance from identical rows, an upper bound on the distance from the nearest rank-one
+    matrix, not that distance itself. 0 means every token state is identical (full collapse).
     states: (B, n, d); mask: (B, n) bool, True for real tokens (padding is left out).
     """
     if states.dim() != 3:

@@ -29,6 +29,7 @@ WIRING_COLOURS = {
     "memory": "#d9ead3",  # the encoder states the decoder reads
 }
 _CROSS_EDGE = "#e69138"
+_RESIDUAL = "#6aa84f"  # residual connections: y = x + Block(LN(x))
 
 
 def _box(ax: Axes, x: float, y: float, w: float, h: float, text: str, colour: str,
@@ -46,8 +47,17 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], colou
                                 connectionstyle=f"arc3,rad={rad}"))
 
 
+def _skip(ax: Axes, cx: float, y0: float, y1: float, right: float) -> None:
+    """A residual connection around a block: from the stream at y0, past the block's right edge, added at y1."""
+    ax.plot([cx, right, right], [y0, y0, y1], color=_RESIDUAL, lw=0.9, zorder=3)
+    _arrow(ax, (right, y1), (cx + 0.09, y1), colour=_RESIDUAL, lw=0.9)
+    ax.plot([cx, cx], [y1 - 0.11, y1], color="#444444", lw=1.2, zorder=3)
+    ax.plot([cx], [y1], marker="o", ms=7, mfc="white", mec=_RESIDUAL, zorder=6)
+    ax.text(cx, y1, "+", ha="center", va="center", fontsize=7, color=_RESIDUAL, zorder=7)
+
+
 def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, cross_reads: str = "last",
-                         ax: Axes | None = None) -> Axes:
+                         ax: Axes | None = None, residual: bool = True) -> Axes:
     """Draw the wiring of the tiny encoder–decoder of chapter 4.
 
     Args:
@@ -57,6 +67,9 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
             standard Transformer); "all" — each reads its own learned mix of every encoder depth
             (transparent attention, Bapna et al. 2018).
         ax: axes to draw on; a new figure is made when omitted.
+        residual: draw the residual connection around every block (a green bypass ending in a "+"):
+            each pre-norm block computes y = x + Block(LN(x)); ``ModelConfig(residual=False)`` has
+            y = Block(LN(x)) instead.
 
     Returns:
         The axes drawn on.
@@ -66,7 +79,7 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
     if n_encoder_layers < 1 or n_decoder_layers < 1:
         raise ValueError(f"need at least one layer on each side, got {n_encoder_layers} and {n_decoder_layers}")
     c = WIRING_COLOURS
-    sub_h, gap, pad = 0.62, 0.16, 0.14  # height of a block, space between blocks, padding in a layer
+    sub_h, gap, pad = 0.62, 0.3, 0.14  # height of a block, space between blocks, padding in a layer
     enc_x, dec_x, col_w = 2.4, 8.2, 4.0
     enc_layer_h = 2 * sub_h + gap + 2 * pad
     dec_layer_h = 3 * sub_h + 2 * gap + 2 * pad
@@ -92,6 +105,9 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
         _box(ax, enc_x, y + pad, col_w - 0.3, sub_h, "self-attention, bidirectional ($n \\times n$)", c["encoder_self"])
         _arrow(ax, (enc_x, y + pad + sub_h), (enc_x, y + pad + sub_h + gap))
         _box(ax, enc_x, y + pad + sub_h + gap, col_w - 0.3, sub_h, "feed-forward", c["ff"])
+        if residual:
+            for yb in (y + pad, y + pad + sub_h + gap):
+                _skip(ax, enc_x, yb - 0.07, yb + sub_h + 0.11, enc_x + (col_w - 0.3) / 2 + 0.1)
         y += enc_layer_h
         levels.append((enc_x, y))
         y += between
@@ -101,7 +117,7 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
 
     # -- the decoder, bottom to top -----------------------------------------------------------------
     y = 0.0
-    _box(ax, dec_x, y, col_w, 0.5, "target so far  <bos> $y_1 \\ldots y_{m-1}$", c["io"])
+    _box(ax, dec_x, y, col_w, 0.5, "target tokens so far  <bos> $t_1 \\ldots t_{m-1}$", c["io"])
     _arrow(ax, (dec_x, y + 0.5), (dec_x, y + 0.5 + between))
     y += 0.5 + between
     _box(ax, dec_x, y, col_w, 0.5, "embedding + positions", c["io"])
@@ -123,6 +139,9 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
         _arrow(ax, (dec_x, yy + sub_h), (dec_x, yy + sub_h + gap))
         yy += sub_h + gap
         _box(ax, dec_x, yy, col_w - 0.3, sub_h, "feed-forward", c["ff"])
+        if residual:
+            for yb in (y + pad, y + pad + sub_h + gap, yy):
+                _skip(ax, dec_x, yb - 0.07, yb + sub_h + 0.11, dec_x + (col_w - 0.3) / 2 + 0.1)
         y += dec_layer_h + between
     _arrow(ax, (dec_x, y - between), (dec_x, y))
     _box(ax, dec_x, y, col_w, 0.5, "norm, linear: next-token logits ($m \\times V$)", c["io"])
@@ -150,6 +169,9 @@ def plot_encoder_decoder(n_encoder_layers: int = 2, n_decoder_layers: int = 2, c
                 ha="center", va="center", fontsize=7.5, color=_CROSS_EDGE,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.0), zorder=6)
 
+    if residual:
+        ax.text((enc_x + dec_x) / 2, 0.5, "green +: residual\n$y = x + \\mathrm{Block}(\\mathrm{LN}(x))$",
+                ha="center", va="center", fontsize=7, color=_RESIDUAL)
     ax.text(enc_x, top + 0.25, "encoder: reads the source", ha="center", va="bottom", fontsize=9, weight="bold")
     ax.text(dec_x, top + 0.25, "decoder: writes the target", ha="center", va="bottom", fontsize=9, weight="bold")
     ax.set_xlim(-0.8, 11.2)

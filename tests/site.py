@@ -1,6 +1,7 @@
 """The built website, shared by the site tests: build it once per test session, list its pages."""
 from __future__ import annotations
 
+import fcntl
 import functools
 import subprocess
 from pathlib import Path
@@ -21,8 +22,15 @@ def toc_pages() -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def build() -> Path:
-    """Build the book the way the README says (incremental after the first time); return _build/html."""
-    result = subprocess.run(["jupyter-book", "build", ".", "-W", "-n", "--keep-going"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1500)
+    """Build the book the way the README says (incremental after the first time); return _build/html.
+
+    A file lock makes parallel test workers (pytest -n) build one at a time: the second build
+    then finds nothing to do.
+    """
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with open(ROOT / "_build" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(["jupyter-book", "build", ".", "-W", "-n", "--keep-going"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, "the book does not build cleanly:\n" + (result.stdout + result.stderr)[-4000:]
     return HTML

@@ -11,6 +11,8 @@ from crossattn.diagnostics import (
     alignment_matrix,
     cross_attention_weights,
     encoder_rank_profile,
+    encoder_weight_gradient_norms,
+    rank_collapse,
 )
 from crossattn.leakage import LeakageRow, leakage_table, measure_leakage, symbol_loss, symbol_losses
 from crossattn.model import EncoderDecoder, ModelConfig
@@ -90,6 +92,28 @@ def test_rank_profile_collapses_without_residuals_and_not_with_them():
     assert min(with_res) > 0.4 and without[-1] < 0.05
 
 
+def test_rank_collapse_is_the_distance_from_identical_rows_not_from_rank_one():
+    same = torch.ones(1, 4, 3) * torch.tensor([1.0, -2.0, 0.5])  # (B, n, d): identical rows
+    assert rank_collapse(same) == pytest.approx(0.0, abs=1e-7)
+    scaled = torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])[None]  # rank one, rows NOT equal
+    assert rank_collapse(scaled) > 0.3
+
+
+def test_weight_gradients_of_queries_and_keys_vanish_above_a_collapsed_layer():
+    task = ToyTranslation()
+    batch = to_batch(task.sample(32, seed=1))
+    for seed in (0, 1):
+        plain = model(seed, vocab_size=task.vocab_size, n_encoder_layers=4, residual=False).train()
+        with_res = model(seed, vocab_size=task.vocab_size, n_encoder_layers=4).train()
+        g, r = encoder_weight_gradient_norms(plain, batch), encoder_weight_gradient_norms(with_res, batch)
+        assert set(g) == {"w_q", "w_k", "w_v"} and all(len(v) == 4 for v in g.values())
+        for name in ("w_q", "w_k"):
+            assert max(g[name][2:]) < 1e-4 * g[name][0]  # layers 3, 4 get almost nothing
+            assert max(r[name]) < 3 * min(r[name])  # with residuals: the same order everywhere
+        assert min(g["w_v"]) > 1e-2 and min(r["w_v"]) > 1e-2  # values keep learning in both
+        assert all(p.grad is None or not p.grad.any() for p in plain.parameters())  # grads cleared
+
+
 # ---------------------------------------------------------------------------- leakage
 
 
@@ -140,6 +164,14 @@ def test_wiring_figure_draws_one_cross_attention_per_decoder_layer(reads):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="cross_reads"):
         plot_encoder_decoder(cross_reads="first")
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_wiring_figure_draws_a_residual_around_every_block_unless_switched_off(residual):
+    ax = plot_encoder_decoder(3, 2, residual=residual)
+    pluses = sum(t.get_text() == "+" for t in ax.texts)
+    assert pluses == (3 * 2 + 2 * 3 if residual else 0)  # 2 blocks per encoder layer, 3 per decoder layer
+    plt.close(ax.figure)
 
 
 def test_alignment_plot_outlines_the_true_cells():

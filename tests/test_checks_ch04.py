@@ -304,6 +304,32 @@ def cross_nan_rows(attn, y, memory, mask):
     return _finish(attn, weights, v, *y.shape[:2]), weights
 
 
+def cross_fill_minus_1e9(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)  # chapter 2's fill
+    weights = torch.softmax(scores, dim=-1)  # a fully blocked row: 1/n on every key
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_fill_minus_1e9_then_zero(attn, y, memory, mask):
+    """A correct alternative: fill with -1e9, then zero the blocked weights."""
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)
+    weights = torch.softmax(scores, dim=-1)  # (B, h, m, n)
+    if mask is not None:
+        weights = weights * mask  # blocked keys, and fully blocked rows, get 0
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def test_cross_attention_accepts_minus_1e9_when_blocked_weights_are_zeroed(capsys):
+    check_cross_attention(cross_fill_minus_1e9_then_zero)
+    assert capsys.readouterr().out.startswith("✓")
+
+
 def cross_pair_swapped(attn, y, memory, mask):
     out, weights = _attend(attn, y, memory, mask)
     return weights, out
@@ -324,6 +350,7 @@ def cross_pair_swapped(attn, y, memory, mask):
     (cross_ignores_mask, r"padded source keys got weight"),
     (cross_inverted_mask, r"your mask is used inverted"),
     (cross_nan_rows, r"your weights are NaN"),
+    (cross_fill_minus_1e9, r"give 1/n to every key.*-1e9.*float\('-inf'\).*nan_to_num.*zero the blocked weights"),
     (cross_pair_swapped, r"in the order \(out, weights\)"),
 ])
 def test_cross_attention_mistakes_get_their_hint(mistake, hint):

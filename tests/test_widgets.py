@@ -4,8 +4,8 @@ The same driver script builds each widget, moves each control and reports the re
 runs in this environment (ipywidgets 8) and in a small virtual environment with ipywidgets
 7.7.1 that the test makes on first use (kept under _build/venvs/ for later runs).
 """
+import fcntl
 import json
-import os
 import subprocess
 import sys
 import venv
@@ -29,10 +29,15 @@ def drive(python):
 def old_python():
     env_dir = ROOT / "_build" / "venvs" / f"ipywidgets-{OLD_IPYWIDGETS}"
     python = env_dir / "bin" / "python"
-    if not python.exists():
-        venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(env_dir)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        f"ipywidgets=={OLD_IPYWIDGETS}"], check=True, timeout=600)
+    env_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(env_dir.parent / ".venv.lock", "w") as lock:  # one maker at a time under pytest -n
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = env_dir / ".ready"
+        if not ready.exists():
+            venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(env_dir)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                            f"ipywidgets=={OLD_IPYWIDGETS}"], check=True, timeout=600)
+            ready.touch()
     return python
 
 

@@ -202,11 +202,11 @@ _CROSS_HINTS = {
 
 
 def check_cross_attention(cross_attention: Callable) -> None:
-    """Exercise 4.3: ``cross_attention(attn, y (B, m, d_model), memory (B, n, d_model), mask) -> (out, weights)``."""
+    """Exercise 4.3: ``cross_attention(attn, x (B, m, d_model), memory (B, n, d_model), mask) -> (out, weights)``."""
     ex = "Exercise 4.3 (cross_attention)"
     attn, y, memory, mask = _attn_inputs()
     (B, m, D), n, h = y.shape, memory.shape[1], attn.h
-    crash = ("Q = y W_Q comes from the decoder: (B, h, m, d_head); K = memory W_K and V = memory W_V both come "
+    crash = ("Q = x W_Q comes from the decoder: (B, h, m, d_head); K = memory W_K and V = memory W_V both come "
              "from the encoder: (B, h, n, d_head). The scores Q Kᵀ are then (B, h, m, n) and the mask "
              "(B, 1, 1, n) lines up with the key axis.")
     # Streaming cross mask: target i reads source j < i, so query row 0 has every key blocked.
@@ -220,6 +220,13 @@ def check_cross_attention(cross_attention: Callable) -> None:
                                   "(1, 1, m, n)), your weights are NaN: the softmax of a row of -inf is 0/0. Such a "
                                   "row must read nothing: weights = torch.nan_to_num(weights, nan=0.0) gives zero "
                                   "weights and a zero output.")
+            if w.shape == (B, h, m, n) and np.allclose(w[:, :, 0], 1.0 / n, atol=1e-6):
+                raise CheckFailed(f"{ex}: with a mask that blocks EVERY key of a query (row 0 of a streaming mask "
+                                  "(1, 1, m, n)), your weights give 1/n to every key: the row reads the blocked "
+                                  "keys uniformly. That is what filling with -1e9 (chapter 2's trick) does to a row "
+                                  "whose keys are all blocked: every score is -1e9, so the softmax is uniform. Fill "
+                                  "with float('-inf') and then torch.nan_to_num(weights, nan=0.0), or keep -1e9 and "
+                                  "zero the blocked weights after the softmax (weights * mask).")
         if not (isinstance(result, tuple) and len(result) == 2):
             raise CheckFailed(f"{ex}: return a pair (out, weights), got {type(result).__name__}.")
         out, weights = as_array(result[0], ex, "out"), as_array(result[1], ex, "weights")
@@ -227,11 +234,11 @@ def check_cross_attention(cross_attention: Callable) -> None:
             raise CheckFailed(f"{ex}: you returned (weights, out); return them in the order (out, weights).")
         expect_shape(weights, (B, h, m, n), ex, {
             (B, h, n, m): "Your weights are (B, h, n, m): the roles are SWAPPED — the encoder is asking the "
-                          "questions. Queries come from the decoder states y, keys and values from memory.",
+                          "questions. Queries come from the decoder states x, keys and values from memory.",
             (B, h, m, m): "Your weights are (B, h, m, m): that is the decoder's SELF-attention. In "
                           "cross-attention the keys and values come from the encoder output (memory).",
             (B, h, n, n): "Your weights are (B, h, n, n): that is the encoder reading itself. Queries come from "
-                          "the decoder states y; keys and values from memory.",
+                          "the decoder states x; keys and values from memory.",
             (B, m, n): "Your weights have no head axis: split the projections into h heads of width d_head = "
                        "d_model / h, shape (B, h, L, d_head).",
             (B, 1, m, n): "You used one head of width d_model: split into attn.h heads of width d_head.",
@@ -249,10 +256,10 @@ def check_cross_attention(cross_attention: Callable) -> None:
         got = weights if not close(weights, want_w) else out
         index = 1 if not close(weights, want_w) else 0
         diagnose(got, [(v[index].numpy(), _CROSS_HINTS[k]) for k, v in variants.items()], ex,
-                 "weights must equal softmax(Q Kᵀ/√d_head) with Q from y and K, V from memory, and out the merged "
+                 "weights must equal softmax(Q Kᵀ/√d_head) with Q from x and K, V from memory, and out the merged "
                  "heads of weights @ V passed through attn.w_o." if index else
                  "weights are right but out is not: out = weights @ V, heads merged to (B, m, d_model), then attn.w_o.")
-    passed(ex, "Q from y; K, V from memory.")
+    passed(ex, "Q from x; K, V from memory.")
 
 
 # ---------------------------------------------------------------------------------- 4.4 honest loss
