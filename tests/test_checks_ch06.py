@@ -230,6 +230,54 @@ def multiset_per_pair(pairs):
     return [_guess_rate([pair], lambda s, live: max(live.values()) / sum(live.values())) for pair in pairs]
 
 
+def multiset_scores_the_argmax(pairs):
+    # scores the most frequent remaining token 0/1 against the token actually written
+    right, tokens = 0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in target:
+            guess = max(remaining, key=remaining.get)
+            right += guess == token
+            remaining[token] -= 1
+        right += 1
+        tokens += len(target) + 1
+    return right / tokens
+
+
+def multiset_mean_over_pairs(pairs):
+    rate = lambda s, live: max(live.values()) / sum(live.values())  # noqa: E731
+    return float(np.mean([_guess_rate([pair], rate) for pair in pairs]))
+
+
+def multiset_source_order(pairs):
+    # removes the tokens in the order of the SOURCE, not of the target
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in source:
+            counts = [c for c in remaining.values() if c > 0]
+            right += max(counts) / sum(counts)
+            remaining[token] -= 1
+        right += 1.0
+        tokens += len(target) + 1
+    return right / tokens
+
+
+def gap_keepdims(attend, Q, K, V):
+    # a (1, 1) array instead of a float: the checker must accept it
+    base = attend(Q, K, V)
+    gap = np.zeros((1, 1))
+    for p in itertools.permutations(range(len(K))):
+        change = np.abs(attend(Q, K[list(p)], V[list(p)]) - base)
+        gap = np.maximum(gap, change.max(keepdims=True))
+    return gap
+
+
+def test_a_one_element_array_is_accepted_as_a_number(capsys):
+    check_permutation_gap(gap_keepdims)
+    assert capsys.readouterr().out.startswith("✓")
+
+
 MISTAKES = [
     (check_permutation_gap, gap_keys_only, "keys but not the values"),
     (check_permutation_gap, gap_values_only, "values but not the keys"),
@@ -239,7 +287,7 @@ MISTAKES = [
     (check_permutation_gap, gap_forgot_to_permute, "compare an output with itself"),
     (check_permutation_gap, gap_forgot_return, "forget the `return`"),
     (check_sinusoidal, sinusoidal_swapped, "swapped"),
-    (check_sinusoidal, sinusoidal_exponent_i_over_d, "you used i/d_model"),
+    (check_sinusoidal, sinusoidal_exponent_i_over_d, "you used k/d_model"),
     (check_sinusoidal, sinusoidal_exponent_per_column, "SAME angle"),
     (check_sinusoidal, sinusoidal_positions_from_one, "positions start at 0"),
     (check_sinusoidal, sinusoidal_halves, "all the sines first"),
@@ -259,6 +307,9 @@ MISTAKES = [
     (check_multiset_accuracy, multiset_uniform_guess, "1/k is a uniform guess"),
     (check_multiset_accuracy, multiset_distinct_guess, "distinct remaining"),
     (check_multiset_accuracy, multiset_per_pair, "return one number"),
+    (check_multiset_accuracy, multiset_scores_the_argmax, "EXPECTED"),
+    (check_multiset_accuracy, multiset_mean_over_pairs, "per TOKEN"),
+    (check_multiset_accuracy, multiset_source_order, "SOURCE order"),
 ]
 
 

@@ -92,6 +92,19 @@ def test_a_bias_alone_points_every_copy_query_but_not_every_reversal_query():
     assert len(bias_pointable([i // 2 for i in range(6)], 3)) < 6
 
 
+def test_two_bias_tables_can_split_the_reversal_queries_between_them():
+    # one table serves at most 4 of the 6 queries, but each head has its own table b_h
+    reverse = [5, 4, 3, 2, 1, 0]
+    head_a, head_b = [0, 1, 3, 5], [0, 2, 4, 5]
+    for queries in (head_a, head_b):
+        table = pointing_bias(reverse, 6, queries)
+        assert table is not None
+        for i in queries:
+            scores = [table[i - j] for j in range(6)]
+            assert max(range(6), key=scores.__getitem__) == reverse[i]
+    assert set(head_a) | set(head_b) == set(range(6))
+
+
 @pytest.mark.parametrize("alignment, n, queries", [
     ([3, 2, 1, 0], 4, (0, 1, 3)), ([0, 1, 2, 3, 4], 5, range(5)), ([0, 0, 1, 1, 2, 2], 3, (0, 1, 2, 4, 5)),
 ])

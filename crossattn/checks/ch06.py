@@ -28,7 +28,7 @@ def _scalar(value: Any, ex: str, what: str) -> float:
     arr = as_array(value, ex)
     if arr.size != 1:
         raise CheckFailed(f"{ex}: return one number ({what}), got an array of shape {arr.shape}.")
-    return float(arr)
+    return float(arr.reshape(-1)[0].item())  # a 1-element array of any shape counts as its number
 
 
 # ---------------------------------------------------------------------------------- 6.1 permutation test
@@ -150,21 +150,21 @@ def check_sinusoidal(sinusoidal: Callable) -> None:
             (_interleave(np.cos(right), np.sin(right)), "sines and cosines are swapped: EVEN columns (0, 2, ...) hold "
                                                        "the sine, ODD columns the cosine."),
             (_interleave(np.sin(_angles(length, d, lambda k: k / d)), np.cos(_angles(length, d, lambda k: k / d))),
-             "the exponent is 2i/d_model, where i counts the sine–cosine PAIRS (column 2i and 2i+1 share it); "
-             "you used i/d_model, so your wavelengths grow too slowly."),
+             "the exponent is 2k/d_model, where k counts the sine–cosine PAIRS (column 2k and 2k+1 share it); "
+             "you used k/d_model, so your wavelengths grow too slowly."),
             (_interleave(np.sin(right), np.cos(_angles(length, d, lambda k: (2 * k + 1) / d))),
-             "the cosine in column 2i+1 must use the SAME angle as the sine in column 2i: pos / 10000^(2i/d_model). "
+             "the cosine in column 2k+1 must use the SAME angle as the sine in column 2k: pos / 10000^(2k/d_model). "
              "You gave each column its own exponent (column index / d_model)."),
             (_interleave(np.sin(_angles(length, d, lambda k: 2 * k / d, start=1)),
                          np.cos(_angles(length, d, lambda k: 2 * k / d, start=1))),
              "positions start at 0, not 1: the first row must be sin 0 = 0 and cos 0 = 1 alternating."),
             (np.concatenate([np.sin(right), np.cos(right)], axis=1),
              "you put all the sines first and then all the cosines (some libraries do, e.g. tensor2tensor). "
-             "Here, as in Vaswani et al., they are interleaved: sine in column 2i, cosine in column 2i+1."),
+             "Here, as in Vaswani et al., they are interleaved: sine in column 2k, cosine in column 2k+1."),
             (_interleave(np.sin(_angles(length, d, lambda k: -2 * k / d)),
                          np.cos(_angles(length, d, lambda k: -2 * k / d))),
-             "divide the position by 10000^(2i/d_model); you multiplied, so the high columns spin fastest."),
-        ], ex, "column 2i holds sin(pos / 10000^(2i/d_model)) and column 2i+1 the cosine of the same angle, "
+             "divide the position by 10000^(2k/d_model); you multiplied, so the high columns spin fastest."),
+        ], ex, "column 2k holds sin(pos / 10000^(2k/d_model)) and column 2k+1 the cosine of the same angle, "
                "pos = 0, 1, ..., length − 1.")
     passed(ex, "sin in even columns, cos in odd ones, one angle per pair.")
 
@@ -222,21 +222,36 @@ def check_relative_bias(relative_bias: Callable) -> None:
 # ---------------------------------------------------------------------------------- 6.4 multiset bound
 
 
-def _multiset_variant(pairs: list, kind: str) -> float:
-    """The answer of a known wrong version of multiset_accuracy ("no_eos", "full", "uniform", "distinct")."""
-    total, count = 0.0, 0
+def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
+    """The answer of a known wrong version of multiset_accuracy.
+
+    kind: "no_eos", "full", "uniform", "distinct" (wrong probability), "argmax" (the best guess scored
+    0/1 against the actual next token; ``tie`` picks among equally frequent tokens: "first" seen,
+    "last" seen, "smallest", "largest"), "per_pair" (the mean of per-pair accuracies) or
+    "source_order" (the written tokens removed in source order instead of target order).
+    """
+    scores = []  # (right, tokens) per pair
     for src, tgt in pairs:
         remaining = Counter(src)
-        for token in tgt:
+        right = 0.0
+        for t, token in enumerate(tgt):
             live = [c for c in remaining.values() if c > 0]  # counts of the tokens still to write
             k = sum(live)
-            total += {"no_eos": max(live) / k, "full": max(Counter(src).values()) / len(src),
-                      "uniform": 1 / k, "distinct": 1 / len(live)}[kind]
-            remaining[token] -= 1
+            if kind == "argmax":
+                top = max(live)
+                ties = [tok for tok, c in remaining.items() if c == top]
+                guess = {"first": ties[0], "last": ties[-1], "smallest": min(ties), "largest": max(ties)}[tie]
+                right += float(guess == token)
+            else:
+                right += {"no_eos": max(live) / k, "full": max(Counter(src).values()) / len(src),
+                          "uniform": 1 / k, "distinct": 1 / len(live), "per_pair": max(live) / k,
+                          "source_order": max(live) / k}[kind]
+            remaining[src[t] if kind == "source_order" else token] -= 1
         with_eos = kind != "no_eos"
-        total += 1.0 if with_eos else 0.0
-        count += len(tgt) + with_eos
-    return total / count
+        scores.append((right + (1.0 if with_eos else 0.0), len(tgt) + with_eos))
+    if kind == "per_pair":
+        return float(np.mean([r / c for r, c in scores]))
+    return sum(r for r, _ in scores) / sum(c for _, c in scores)
 
 
 def _pairs_for_6_4() -> list[tuple[list[int], list[int]]]:
@@ -253,6 +268,9 @@ def check_multiset_accuracy(multiset_accuracy_fn: Callable) -> None:
     """Exercise 6.4: ``multiset_accuracy(pairs) -> float``, the best accuracy from the token multiset alone."""
     ex = "Exercise 6.4 (multiset_accuracy)"
     pairs = _pairs_for_6_4()
+    argmax_hint = ("you scored the guess 0 or 1 against the actual next token. The question asks for the EXPECTED "
+                   "accuracy: over the equally likely orders, the best guess is right with probability "
+                   "(its count)/k — add that probability, not whether this sample happened to match.")
     got = _scalar(call(multiset_accuracy_fn, copy.deepcopy(pairs), exercise=ex), ex, "an accuracy between 0 and 1")
     want = multiset_accuracy(pairs)
     if not close(got, want, tol=1e-9):
@@ -267,6 +285,14 @@ def check_multiset_accuracy(multiset_accuracy_fn: Callable) -> None:
             (_multiset_variant(pairs, "distinct"), "1/(number of distinct remaining tokens) is a uniform guess over "
                                                    "the kinds of token. The best guess is the most frequent one, "
                                                    "right with probability (its count)/k."),
+            *[(_multiset_variant(pairs, "argmax", tie), argmax_hint) for tie in ("first", "last", "smallest", "largest")],
+            (_multiset_variant(pairs, "per_pair"), "you averaged per pair (the mean of each pair's accuracy). Average "
+                                                   "per TOKEN: add up the expected hits of all pairs and divide by the "
+                                                   "total number of target tokens, n + 1 per pair, as token_accuracy "
+                                                   "does."),
+            (_multiset_variant(pairs, "source_order"), "you removed the written tokens in SOURCE order. The decoder "
+                                                       "writes the TARGET: at step t remove target[t] from the "
+                                                       "multiset (for reverse that is not source[t])."),
         ], ex, "at step t the remaining tokens are source − target[:t] (as a multiset); the best guess is right with "
                "probability max count / k; EOS adds 1; average over all n + 1 tokens of every pair.")
     single = _scalar(call(multiset_accuracy_fn, [([4, 4, 4], [4, 4, 4])], exercise=ex), ex, "an accuracy")
