@@ -3,7 +3,9 @@
 Cross-attention reads the same source at every decoding step, so its K and V are computed once
 per source and layer and then reused: a *static* cache. Decoder self-attention gains one token
 per step, so its K and V grow by one row per step: a *growing* cache.
-K and V are stored as (B, h, L, d_head).
+K and V are stored as (B, h, t, d_head), one row per cached position: t = n source positions for a
+cross-attention cache, t = the tokens fed so far for a self-attention cache. (L counts decoder
+layers in chapter 5; each layer has its own pair of caches.)
 """
 from __future__ import annotations
 
@@ -20,16 +22,16 @@ class KVCache:
     """Keys and values of one attention module; ``static`` for cross-attention."""
 
     static: bool = False
-    k: Tensor | None = None  # (B, h, L, d_head)
-    v: Tensor | None = None  # (B, h, L, d_head)
+    k: Tensor | None = None  # (B, h, t, d_head): t cached positions
+    v: Tensor | None = None  # (B, h, t, d_head)
 
     @property
     def length(self) -> int:
-        """How many positions are cached (L)."""
+        """How many positions are cached: t, the size of axis −2 of k and v (0 while empty)."""
         return 0 if self.k is None else self.k.shape[-2]
 
     def store(self, k: Tensor, v: Tensor) -> None:
-        """Fill a static cache once."""
+        """Fill a static (cross-attention) cache once with K, V (B, h, n, d_head); a second call is refused."""
         if not self.static:
             raise ValueError("store() is for the static cross-attention cache; a self-attention cache grows with append()")
         if self.k is not None:
@@ -37,18 +39,22 @@ class KVCache:
         self.k, self.v = k, v
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Append new rows (B, h, t, d_head) to a growing cache; return all of K and V."""
+        """Append new rows (B, h, r, d_head) to a growing cache, which holds t rows; return all of K and V, (B, h, t + r, d_head).
+
+        An empty cache (``k is None``, at step 0) just takes the new rows. A static cache refuses
+        (even while empty): a cross-attention cache is filled with :meth:`store`, never appended to.
+        """
         if self.static:
-            raise ValueError("a cross-attention cache is fixed once filled: never append to it")
+            raise ValueError("a cross-attention cache is filled once with store() and never appended to")
         if self.k is None:
             self.k, self.v = k, v
         else:
-            self.k = torch.cat([self.k, k], dim=-2)  # (B, h, L + t, d_head)
+            self.k = torch.cat([self.k, k], dim=-2)  # (B, h, t + r, d_head)
             self.v = torch.cat([self.v, v], dim=-2)
         return self.k, self.v
 
     def repeat_interleave(self, beams: int) -> "KVCache":
-        """A cache for ``beams`` beams per batch element (B·beams, h, L, d_head).
+        """A cache for ``beams`` beams per batch element (B·beams, h, t, d_head).
 
         The copy is real memory; for a static cache prefer :meth:`expand_beams`, which shares it.
         """

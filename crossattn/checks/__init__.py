@@ -11,6 +11,13 @@ from .ch02 import (
 )
 from .ch03 import check_entropy, check_nadaraya_watson, check_softmax_temperature, check_uniform_query
 from .ch04 import check_causal_mask, check_cross_attention, check_cross_mask, check_honest_loss, check_source_influence
+from .ch05 import (
+    check_cache_bytes,
+    check_cross_attention_step,
+    check_self_attention_flops,
+    check_self_attention_step,
+    check_share_across_beams,
+)
 from .ch06 import check_multiset_accuracy, check_permutation_gap, check_relative_bias, check_sinusoidal
 
 __all__ = [
@@ -20,5 +27,7 @@ __all__ = [
     "check_split_heads", "check_attention_flops",
     "check_entropy", "check_softmax_temperature", "check_uniform_query", "check_nadaraya_watson",
     "check_causal_mask", "check_cross_mask", "check_cross_attention", "check_honest_loss", "check_source_influence",
+    "check_cache_bytes", "check_self_attention_step", "check_cross_attention_step",
+    "check_share_across_beams", "check_self_attention_flops",
     "check_sinusoidal", "check_permutation_gap", "check_relative_bias", "check_multiset_accuracy",
 ]
