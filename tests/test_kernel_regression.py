@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from crossattn import attention, softmax
+from crossattn import attention
 from crossattn.kernel_regression import (
     bandwidth_sweep,
     gaussian_conditional_variance,

@@ -102,7 +102,7 @@ def check_cross_mask(cross_mask: Callable) -> None:
     (B, n), m = src.shape, tgt_in.shape[1]
     example = "(src != PAD)[:, None, None, :]"
     got = _bool_tensor(_call(cross_mask, src, tgt_in, exercise=ex), ex, example)
-    src_real, tgt_real = src != PAD, tgt_in != PAD  # (B, n), (B, m)
+    src_real = src != PAD  # (B, n)
     want = src_real[:, None, None, :]  # (B, 1, 1, n)
     shape = tuple(got.shape)
     if shape == (B, 1, 1, m) or shape == (B, 1, m, 1):
