@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .numerics import _as_float_array, softmax
+from .numerics import _as_float_array, _positive_number, softmax
 
 __all__ = [
     "gaussian_kernel_scores", "nadaraya_watson", "kernel_as_attention",
@@ -42,13 +42,7 @@ def _points(x: ArrayLike, name: str) -> NDArray[np.floating]:
 
 def _bandwidth(bandwidth: float) -> float:
     """The bandwidth λ as a float, or a ValueError when it is not a finite number > 0."""
-    try:
-        lam = float(bandwidth)
-    except (TypeError, ValueError):
-        raise ValueError(f"bandwidth must be a number > 0, got {bandwidth!r}") from None
-    if not np.isfinite(lam) or lam <= 0:
-        raise ValueError(f"bandwidth must be a finite number > 0, got {bandwidth!r}")
-    return lam
+    return _positive_number(bandwidth, "bandwidth")
 
 
 def gaussian_kernel_scores(x_query: ArrayLike, x_keys: ArrayLike, bandwidth: float) -> NDArray[np.floating]:

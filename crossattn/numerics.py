@@ -21,6 +21,17 @@ def _as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating]:
     return arr
 
 
+def _positive_number(value: float, name: str) -> float:
+    """``value`` as a float, or a ValueError naming ``name`` when it is not a finite number > 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number > 0, got {value!r}") from None
+    if not np.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
 def _check_axis(arr: NDArray, axis: int, name: str) -> None:
     if arr.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension, got a scalar")

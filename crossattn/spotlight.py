@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .attention import attention_scores
-from .numerics import _as_float_array, _check_axis, entropy, softmax
+from .numerics import _as_float_array, _check_axis, _positive_number, entropy, softmax
 
 __all__ = [
     "softmax_with_temperature", "temperature_sweep", "effective_keys",
@@ -31,17 +31,6 @@ __all__ = [
     "softmax_jacobian", "jacobian_norm", "SpotlightStats", "random_attention_stats",
     "TrainingTrace", "train_retrieval",
 ]
-
-
-def _positive(value: float, name: str) -> float:
-    """``value`` as a float, or a ValueError when it is not a finite number > 0."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}") from None
-    if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
 
 
 def _query_and_keys(q: ArrayLike, k: ArrayLike) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
@@ -74,7 +63,7 @@ def softmax_with_temperature(scores: ArrayLike, temperature: float = 1.0, axis: 
         Weights of the same shape as ``scores`` that sum to 1 along ``axis``. The softmax is the
         stable :func:`crossattn.softmax`, so a tiny T does not overflow.
     """
-    t = _positive(temperature, "temperature")
+    t = _positive_number(temperature, "temperature")
     return softmax(_as_float_array(scores, "scores") / t, axis=axis)
 
 
@@ -191,7 +180,7 @@ def focus_sweep(
     a = np.atleast_1d(_as_float_array(alphas, "alphas"))
     if a.ndim != 1:
         raise ValueError(f"alphas must be a 1-D sequence, got shape {a.shape}")
-    t = _positive(temperature, "temperature")
+    t = _positive_number(temperature, "temperature")
     base = attention_scores(q_arr[None, :], k_arr, scale)[0]  # (1, d) @ (d, n) -> (1, n) -> (n,)
     logits = a[:, None] * base[None, :] / t  # (a, 1) * (1, n) -> (a, n)
     weights = softmax(logits)  # (a, n)
@@ -380,7 +369,7 @@ def train_retrieval(
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-    lr = _positive(lr, "lr")
+    lr = _positive_number(lr, "lr")
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(m, d))  # (m, d) target states
     k = rng.normal(size=(n, d))  # (n, d) keys, fixed
