@@ -36,9 +36,11 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    repo = ("{repo_head}"
+            "{repo_tail}")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "git+{repo_url}"],
+        [sys.executable, "-m", "pip", "install", "--quiet",
+         "--no-deps", "git+" + repo],
         check=True,
     )'''
 
@@ -51,7 +53,8 @@ def setup_cell_source(repo_url: str) -> str:
     """The source of the setup cell for a course whose repository lives at ``repo_url``."""
     if not repo_url.startswith("https://"):
         raise ValueError(f"repo_url must be an https:// URL, got {repo_url!r}")
-    return _SETUP_TEMPLATE.format(repo_url=repo_url.rstrip("/"))
+    head, _, tail = repo_url.rstrip("/").rpartition("/")  # two string pieces keep the lines short
+    return _SETUP_TEMPLATE.format(repo_head=head, repo_tail="/" + tail)
 
 
 def tags(cell: Any) -> list[str]:

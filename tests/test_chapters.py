@@ -60,3 +60,12 @@ def test_code_cells_are_parsed(path):
     # Guards the two tests above against passing vacuously on a page whose cells they fail to read.
     text = path.read_text(encoding="utf-8")
     assert len(code_cells(text)) == text.count("```{code-cell}") > 0
+
+
+def test_code_shown_on_the_page_fits_the_code_box(path):
+    # The website's code box is 68 characters wide; a longer line scrolls sideways.
+    for options, source in code_cells(path.read_text(encoding="utf-8")):
+        if {"remove-input", "remove-cell"} & set(options.get("tags", [])):
+            continue
+        for line in source.splitlines():
+            assert len(line) <= 68, f"{len(line)} characters, wider than the code box: {line!r}"

@@ -77,3 +77,13 @@ def test_every_figure_cell_gives_its_alt_text(path):
         if any("image/png" in o.get("data", {}) for o in cell.outputs):
             alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
             assert alt.strip(), f"cell {cell.source[:50]!r} draws a figure: give it metadata mystnb.image.alt"
+
+
+def test_code_shown_on_the_website_fits_the_code_box(path):
+    # The website's code box is 68 characters wide; a longer line scrolls sideways. Solutions
+    # count: one click shows them.
+    for cell in code_cells(read_notebook(path)):
+        if {"remove-input", "remove-cell"} & set(tags(cell)):
+            continue
+        for line in cell.source.splitlines():
+            assert len(line) <= 68, f"{len(line)} characters, wider than the code box: {line!r}"
