@@ -8,6 +8,7 @@ padding; source padding is masked out of every attention that reads the source.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +36,7 @@ class ModelConfig:
     max_len: int = 64  # longest sequence the positional table covers
     positions: str = "absolute"  # one of POSITION_SCHEMES (chapter 6)
     tie_kv: bool = False  # share W_K and W_V across encoder self-, decoder self- and cross-attention at each depth (chapter 7)
-    tie_embeddings: bool = False  # output projection = embedding matrix, Press & Wolf 2017 (chapter 7)
+    tie_embeddings: bool = False  # output projection = embedding matrix, Press & Wolf 2017; input scaled by √d_model (chapter 7)
     residual: bool = True  # residual connections; chapter 4 switches them off to measure the gradient path
     encoder_causal: bool = False  # source position j sees only source positions ≤ j (chapter 4, leakage)
     cross_causal: bool = False  # target position i reads only source positions j < i, those already emitted (chapter 4, leakage)
@@ -74,8 +75,15 @@ class EncoderDecoder(nn.Module):
         # Transparent attention: decoder layer l reads softmax(mix[l]) · [embeddings, layer 1, ..., layer L].
         self.mix = nn.Parameter(torch.zeros(cfg.n_decoder_layers, cfg.n_encoder_layers + 1)) if cfg.cross_reads == "all" else None
         self.out = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.embed_scale = 1.0
         if cfg.tie_embeddings:
+            # One matrix reads tokens in and scores them out. Tied naively, the N(0, 1) embedding would give
+            # the first logits a standard deviation of about √d_model instead of about 1; so it starts at
+            # std d_model^-1/2, like an output layer, and is multiplied by √d_model on the way in, as in
+            # Vaswani et al. (2017). Untied models are unchanged.
+            nn.init.normal_(self.embed.weight, std=cfg.d_model ** -0.5)
             self.out.weight = self.embed.weight  # the same Parameter, not a copy
+            self.embed_scale = math.sqrt(cfg.d_model)
 
     # -- masks ---------------------------------------------------------------------------------------
     @staticmethod
@@ -94,6 +102,8 @@ class EncoderDecoder(nn.Module):
     # -- the two halves ------------------------------------------------------------------------------
     def _embed(self, tokens: Tensor, with_positions: bool, offset: int = 0) -> Tensor:
         x = self.embed(tokens)  # (B, L, d_model)
+        if self.embed_scale != 1.0:  # tied embeddings (chapter 7)
+            x = x * self.embed_scale
         if with_positions:
             L = tokens.shape[1]
             if offset + L > self.cfg.max_len:

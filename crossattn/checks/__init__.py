@@ -19,6 +19,7 @@ from .ch05 import (
     check_share_across_beams,
 )
 from .ch06 import check_multiset_accuracy, check_permutation_gap, check_relative_bias, check_sinusoidal
+from .ch07 import check_count_parameters, check_kv_saving, check_permutation_p, check_seed_band, check_share_kv
 
 __all__ = [
     "CheckFailed",
@@ -30,4 +31,5 @@ __all__ = [
     "check_cache_bytes", "check_self_attention_step", "check_cross_attention_step",
     "check_share_across_beams", "check_self_attention_flops",
     "check_sinusoidal", "check_permutation_gap", "check_relative_bias", "check_multiset_accuracy",
+    "check_count_parameters", "check_kv_saving", "check_share_kv", "check_seed_band", "check_permutation_p",
 ]
