@@ -20,6 +20,13 @@ from .ch05 import (
 )
 from .ch06 import check_multiset_accuracy, check_permutation_gap, check_relative_bias, check_sinusoidal
 from .ch07 import check_count_parameters, check_kv_saving, check_permutation_p, check_seed_band, check_share_kv
+from .ch08 import (
+    check_kv_cache_values,
+    check_latent_mixing,
+    check_latent_score_entries,
+    check_patchify,
+    check_retrieve,
+)
 
 __all__ = [
     "CheckFailed",
@@ -32,4 +39,5 @@ __all__ = [
     "check_share_across_beams", "check_self_attention_flops",
     "check_sinusoidal", "check_permutation_gap", "check_relative_bias", "check_multiset_accuracy",
     "check_count_parameters", "check_kv_saving", "check_share_kv", "check_seed_band", "check_permutation_p",
+    "check_patchify", "check_retrieve", "check_latent_score_entries", "check_latent_mixing", "check_kv_cache_values",
 ]
