@@ -2,7 +2,8 @@
 
 NumPy core (chapters 1–3): :func:`softmax`, :func:`attention`, :func:`entropy`, masks and
 multi-head helpers. Figures: :func:`plot_attention`. Exercise checkers live in
-:mod:`crossattn.checks`; course tooling in :mod:`crossattn.notebooks` and :mod:`crossattn.student`.
+:mod:`crossattn.checks`; course tooling in :mod:`crossattn.labs`, :mod:`crossattn.student`,
+:mod:`crossattn.nbgrader_course` and :mod:`crossattn.lab_times`.
 Chapter 3 (the spotlight): :mod:`crossattn.spotlight` and :mod:`crossattn.kernel_regression`.
 """
 from .attention import attention, attention_scores

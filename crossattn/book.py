@@ -1,10 +1,13 @@
 """Sphinx hooks for the course website (listed in ``_config.yml`` under ``extra_extensions``).
 
-Two fixes of what the theme and Jupyter Book 1 do by default:
+Fixes of what the theme and Jupyter Book 1 do by default:
 
 Chapter pages are MyST text notebooks, so the book theme gives them launch buttons that would
 open the ``.md`` source in Colab or Binder, which Colab cannot run. Here the rocket menu of
 chapter ``chapters/NN_name`` launches its lab ``notebooks/NN_name.ipynb`` instead.
+
+A page computed from other files (the instructor guide) is re-read and re-run when one of them
+changes, not only when its own source does.
 """
 from __future__ import annotations
 
@@ -45,7 +48,24 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
     context["script_files"] = unique
 
 
+def _note_data_dependencies(app: Sphinx, docname: str, source: list[str]) -> None:
+    # A page computed from other files (the instructor guide reads the chapters, the labs, the
+    # checkers and the lab timings) lists them in its front matter, `depends_on: [glob, ...]`, and
+    # sets `mystnb: {execution_mode: force}`. Sphinx then re-reads it, and myst-nb re-runs it,
+    # whenever one of them changes, instead of showing what it computed before.
+    import yaml
+
+    text = source[0]
+    if not text.startswith("---\n") or "\ndepends_on:" not in text.split("\n---\n", 1)[0]:
+        return
+    meta = yaml.safe_load(text[4:text.index("\n---\n", 4)]) or {}
+    for pattern in meta.get("depends_on", []):
+        for path in sorted(Path(app.srcdir).glob(pattern)):
+            app.env.note_dependency(str(path))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("source-read", _note_data_dependencies)
     # The theme adds its launch buttons at priority 501; rewrite them just after.
     app.connect("html-page-context", _chapter_to_lab, priority=502)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)

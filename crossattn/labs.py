@@ -16,7 +16,7 @@ import nbformat
 
 __all__ = [
     "SETUP_TAG", "SOLUTION_TAG", "CHECK_TAG", "ALLOWED_TAGS", "setup_cell_source", "tags",
-    "read_notebook", "execute_lab", "sync_setup_cell", "repo_url_from_config", "LabError",
+    "read_notebook", "run_lab", "execute_lab", "sync_setup_cell", "repo_url_from_config", "LabError",
 ]
 
 SETUP_TAG, SOLUTION_TAG, CHECK_TAG = "setup", "solution", "check"
@@ -106,11 +106,12 @@ def sync_setup_cell(nb: nbformat.NotebookNode, repo_url: str) -> bool:
     return changed
 
 
-def execute_lab(path: str | Path, timeout: int = 300) -> float:
-    """Run the lab at ``path`` top to bottom in a fresh kernel and save it with its outputs.
+def run_lab(path: str | Path, timeout: int = 300) -> tuple[nbformat.NotebookNode, float]:
+    """Run the lab at ``path`` top to bottom in a fresh kernel, in memory; the file is not touched.
 
     The setup cell is first made the canonical one for the book's repository URL. Returns the
-    seconds the run took. The widget state is dropped from the saved notebook.
+    executed notebook and the seconds the run took (kernel start included). A cell that raises
+    makes nbclient raise ``CellExecutionError``.
     """
     import time
 
@@ -123,7 +124,16 @@ def execute_lab(path: str | Path, timeout: int = 300) -> float:
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
-    seconds = time.perf_counter() - start
+    return nb, time.perf_counter() - start
+
+
+def execute_lab(path: str | Path, timeout: int = 300) -> float:
+    """Run the lab at ``path`` top to bottom in a fresh kernel and save it with its outputs.
+
+    Returns the seconds the run took (see :func:`run_lab`). The widget state is dropped from
+    the saved notebook.
+    """
+    nb, seconds = run_lab(path, timeout)
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, str(path))
     return seconds

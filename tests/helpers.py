@@ -1,6 +1,7 @@
 """Helpers shared by the tests: where things are, and the labs' reference solutions."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,16 @@ def book_config() -> dict[str, Any]:
 def repo_url() -> str:
     """The repository URL, from the one place it lives: ``_config.yml``."""
     return book_config()["repository"]["url"]
+
+
+def without_code_cells(text: str) -> str:
+    """A MyST page without its front matter and its ``{code-cell}`` blocks (other fences stay)."""
+    if text.startswith("---\n"):
+        text = text[text.find("\n---\n", 4) + 5:]
+    return re.sub(r"^(`{3,})\{code-cell\}[^\n]*\n.*?^\1\s*$", "", text, flags=re.S | re.M)
+
+
+def sections(text: str) -> dict[str, str]:
+    """The ``## `` sections of a MyST page (code cells left out), in page order: {heading: body}."""
+    parts = re.split(r"^## (.+?)\s*$", without_code_cells(text), flags=re.M)
+    return {heading: body for heading, body in zip(parts[1::2], parts[2::2], strict=True)}

@@ -13,7 +13,8 @@ def test_root_requirements_pin_the_cpu_torch_and_jupyter_book_1():
     lines = requirement_lines(ROOT / "requirements.txt")
     assert "torch==2.13.0" in lines, "a looser torch pulls several GB of CUDA packages"
     assert any(re.fullmatch(r"jupyter-book>=1\.0\.4,<2", ln) for ln in lines), "Jupyter Book 2 cannot build offline"
-    for name in ("numpy", "matplotlib", "ipywidgets", "nbval", "pytest", "sphinx-mathjax-offline", "playwright"):
+    for name in ("numpy", "matplotlib", "ipywidgets", "nbval", "pytest", "sphinx-mathjax-offline", "playwright",
+                 "nbgrader", "pytest-xdist"):
         assert any(ln.startswith(name) for ln in lines), f"{name} missing from requirements.txt"
     assert "-e ." in lines, "the course package itself"
 
@@ -29,3 +30,5 @@ def test_package_states_the_torch_and_python_it_supports():
     assert project["requires-python"] == ">=3.10"
     assert "torch>=2.4" in project["dependencies"], "Colab lags: the package uses no torch API newer than 2.4"
     assert any(d.startswith("ipywidgets>=7.7") for d in project["dependencies"]), "Colab ships ipywidgets 7.7.1"
+    assert not any(d.startswith("nbgrader") for d in project["dependencies"]), "only instructors grade: an extra"
+    assert any(d.startswith("nbgrader") for d in project["optional-dependencies"]["grading"])
