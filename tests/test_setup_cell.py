@@ -9,7 +9,7 @@ from crossattn.labs import setup_cell_source
 from tests.helpers import repo_url
 
 
-def run_setup_cell(monkeypatch, on_colab):
+def run_setup_cell(monkeypatch, on_colab, source=None):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append((list(args), kw)))
     if on_colab:
@@ -20,7 +20,7 @@ def run_setup_cell(monkeypatch, on_colab):
         monkeypatch.setitem(sys.modules, "google.colab", colab)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(setup_cell_source(repo_url()), "setup cell", "exec"), {})
+    exec(compile(source or setup_cell_source(repo_url()), "setup cell", "exec"), {})
     return calls
 
 
