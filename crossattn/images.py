@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from .layers import DecoderLayer
-from .train import seed_everything
+from .train import optimise, seed_everything
 
 __all__ = [
     "SHAPES", "COLOURS", "WORDS", "ANSWERS", "QUESTION_LENGTH", "shape_masks", "patchify", "unpatchify",
@@ -233,20 +233,13 @@ def train_patch_reader(cfg: PatchReaderConfig | None = None) -> tuple[PatchReade
     cfg = cfg or PatchReaderConfig()
     seed_everything(cfg.seed)
     model = PatchReader(cfg)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    losses = []
-    model.train()
-    for step in range(cfg.steps):
+
+    def loss_at(step: int) -> Tensor:  # fresh scenes every step
         scenes = make_scenes(cfg.batch_size, seed=10_000 * (cfg.seed + 1) + step, image_size=cfg.image_size, p=cfg.p)
         questions, patches = _tensors(scenes, cfg.p)
-        loss = F.cross_entropy(model(questions, patches), torch.from_numpy(scenes.answers))
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimiser.step()
-        losses.append(loss.item())
-    model.eval()
-    return model, losses
+        return F.cross_entropy(model(questions, patches), torch.from_numpy(scenes.answers))
+
+    return model, optimise(model, loss_at, cfg.steps, cfg.lr, cfg.clip)
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from .layers import DecoderLayer, EncoderLayer
-from .train import seed_everything
+from .train import optimise, seed_everything
 
 __all__ = [
     "PAD", "ASK", "VOCAB", "RELATIONS", "NAMES", "encode", "decode", "World", "make_world", "corpus",
@@ -301,19 +301,12 @@ def train_reader(cfg: ReaderConfig | None = None) -> tuple[Reader, list[float]]:
     model = Reader(cfg)
     data = training_examples(cfg)
     rng = np.random.default_rng(cfg.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    losses = []
-    model.train()
-    for _ in range(cfg.steps):
+
+    def loss_at(step: int) -> Tensor:  # a batch drawn with replacement from the pool
         questions, retrieved, answers = _tensors(data, rng.integers(len(data), size=cfg.batch_size))
-        loss = F.cross_entropy(model(questions, retrieved), answers)
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimiser.step()
-        losses.append(loss.item())
-    model.eval()
-    return model, losses
+        return F.cross_entropy(model(questions, retrieved), answers)
+
+    return model, optimise(model, loss_at, cfg.steps, cfg.lr, cfg.clip)
 
 
 @torch.no_grad()

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .data import PAD, Batch, to_batch
 from .model import EncoderDecoder
 
-__all__ = ["TrainConfig", "History", "sequence_loss", "train", "token_accuracy", "seed_everything"]
+__all__ = ["TrainConfig", "History", "sequence_loss", "optimise", "train", "token_accuracy", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -47,25 +48,38 @@ def sequence_loss(model: EncoderDecoder, batch: Batch) -> Tensor:
     return F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
 
 
+def optimise(model: nn.Module, loss_at: Callable[[int], Tensor], steps: int, lr: float, clip: float) -> list[float]:
+    """The training loop every model of the course shares: Adam, gradient-norm clipping at ``clip``.
+
+    ``loss_at(step)`` draws that step's batch and returns its loss (a scalar tensor). Returns the
+    loss at every step and leaves the model in eval mode.
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for step in range(steps):
+        loss = loss_at(step)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimiser.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
 def train(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]], cfg: TrainConfig | None = None) -> History:
     """Train ``model`` on ``pairs`` with Adam; return the loss curve."""
     cfg = cfg or TrainConfig()
     if not pairs:
         raise ValueError("train needs at least one (source, target) pair")
     rng = random.Random(cfg.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    history = History()
-    model.train()
-    for _ in range(cfg.steps):
+
+    def loss_at(step: int) -> Tensor:
         batch = to_batch([pairs[rng.randrange(len(pairs))] for _ in range(cfg.batch_size)])
-        loss = sequence_loss(model, batch)
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimiser.step()
-        history.losses.append(loss.item())
-    model.eval()
-    return history
+        return sequence_loss(model, batch)
+
+    return History(optimise(model, loss_at, cfg.steps, cfg.lr, cfg.clip))
 
 
 @torch.no_grad()
