@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from crossattn.labs import SOLUTION_TAG, read_notebook, tags
+from crossattn.tooling.labs import SOLUTION_TAG, read_notebook, tags
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,43 +1,48 @@
-"""Exercise checkers, one module per lab. Each prints one ✓ line or raises CheckFailed with a hint."""
-from ._core import CheckFailed
-from .ch01 import check_alignment, check_attend, check_read, check_relevance, check_softmax
-from .ch02 import (
-    check_attention,
-    check_attention_flops,
-    check_masked_attention,
-    check_padding_mask,
-    check_scores,
-    check_split_heads,
-)
-from .ch03 import check_entropy, check_nadaraya_watson, check_softmax_temperature, check_uniform_query
-from .ch04 import check_causal_mask, check_cross_attention, check_cross_mask, check_honest_loss, check_source_influence
-from .ch05 import (
-    check_cache_bytes,
-    check_cross_attention_step,
-    check_self_attention_flops,
-    check_self_attention_step,
-    check_share_across_beams,
-)
-from .ch06 import check_multiset_accuracy, check_permutation_gap, check_relative_bias, check_sinusoidal
-from .ch07 import check_count_parameters, check_kv_saving, check_permutation_p, check_seed_band, check_share_kv
-from .ch08 import (
-    check_kv_cache_values,
-    check_latent_mixing,
-    check_latent_score_entries,
-    check_patchify,
-    check_retrieve,
-)
+"""Exercise checkers, one module per lab (``lab01`` … ), each loaded the first time one of its
+checkers is used: ``from crossattn.checks import check_softmax`` loads lab 1's checkers only, so a
+NumPy lab's checks never import torch.
 
-__all__ = [
-    "CheckFailed",
-    "check_relevance", "check_softmax", "check_read", "check_attend", "check_alignment",
-    "check_scores", "check_attention", "check_padding_mask", "check_masked_attention",
-    "check_split_heads", "check_attention_flops",
-    "check_entropy", "check_softmax_temperature", "check_uniform_query", "check_nadaraya_watson",
-    "check_causal_mask", "check_cross_mask", "check_cross_attention", "check_honest_loss", "check_source_influence",
-    "check_cache_bytes", "check_self_attention_step", "check_cross_attention_step",
-    "check_share_across_beams", "check_self_attention_flops",
-    "check_sinusoidal", "check_permutation_gap", "check_relative_bias", "check_multiset_accuracy",
-    "check_count_parameters", "check_kv_saving", "check_share_kv", "check_seed_band", "check_permutation_p",
-    "check_patchify", "check_retrieve", "check_latent_score_entries", "check_latent_mixing", "check_kv_cache_values",
-]
+A checker prints one ✓ line or raises :class:`CheckFailed` with a hint. The exercises, their
+points and the hints of their named mistakes are data, in :mod:`crossattn.checks.registry`.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+from ._core import CheckFailed
+
+__all__ = ["CheckFailed", "lab_modules", "checker_names"]
+
+
+def lab_modules() -> list[str]:
+    """The names of the lab modules (``lab01``, ``lab02``, …), in lab order; none is imported."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("lab") and m.name[3:].isdigit())
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def checker_names() -> dict[str, str]:
+    """Every checker's name -> the lab module that defines it (imports every lab module)."""
+    return {checker: lab for lab in lab_modules() for checker in getattr(_load(lab), "__all__", ())}
+
+
+def __getattr__(name: str) -> Any:
+    # Look through the labs in order and stop at the first that has it: a lab's checks load only
+    # the modules of that lab and the labs before it.
+    if name.startswith("check_"):
+        for lab in lab_modules():
+            module = _load(lab)
+            if name in getattr(module, "__all__", ()):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,511 @@
+"""The checkers of lab 4 accept the lab's own solutions, reject its stubs, and name each common mistake.
+
+The reference solutions are taken from the notebook's solution cells and the stubs are made from
+those cells by the student tool, so these tests cover exactly what a student sees. Each mistake
+is written the way a student would write it, and must fail with its own hint.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from crossattn.checks import (
+    CheckFailed,
+    check_causal_mask,
+    check_cross_attention,
+    check_cross_mask,
+    check_honest_loss,
+    check_source_influence,
+)
+from tests.helpers import solution_namespace
+
+PAD = 0
+
+CHECKERS = {
+    "causal_mask": check_causal_mask,
+    "cross_mask": check_cross_mask,
+    "cross_attention": check_cross_attention,
+    "honest_loss": check_honest_loss,
+    "source_influence": check_source_influence,
+}
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return solution_namespace("04")
+
+
+# ---------------------------------------------------------------------------- reference and stub
+
+
+def test_checkers_leave_the_global_random_stream_alone(solutions):
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    for name, checker in CHECKERS.items():
+        checker(solutions[name])
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ---------------------------------------------------------------------------- 4.1 causal mask
+
+
+def causal_upper(m):
+    return torch.ones(m, m, dtype=torch.bool).triu()
+
+
+def causal_inverted(m):
+    return ~torch.ones(m, m, dtype=torch.bool).tril()
+
+
+def causal_strict(m):
+    return torch.ones(m, m, dtype=torch.bool).tril(diagonal=-1)
+
+
+def causal_everything(m):
+    return torch.ones(m, m, dtype=torch.bool)
+
+
+def causal_future_true(m):
+    return torch.ones(m, m, dtype=torch.bool).triu(diagonal=1)
+
+
+def causal_additive_float(m):
+    return torch.nn.Transformer.generate_square_subsequent_mask(m)
+
+
+def causal_integer(m):
+    return torch.ones(m, m, dtype=torch.long).tril()
+
+
+def causal_numpy(m):
+    return np.tril(np.ones((m, m), dtype=bool))
+
+
+def causal_batched(m):
+    return torch.ones(m, m, dtype=torch.bool).tril()[None]
+
+
+def causal_forgot_return(m):
+    torch.ones(m, m, dtype=torch.bool).tril()
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (causal_upper, r"upper triangle.*the FUTURE"),
+    (causal_inverted, r"your mask is inverted"),
+    (causal_strict, r"you blocked the diagonal"),
+    (causal_everything, r"bidirectional, like the encoder"),
+    (causal_future_true, r"your mask is inverted"),  # triu(1) is the inverse of tril()
+    (causal_additive_float, r"additive float mask"),
+    (causal_integer, r"must be boolean .* got dtype torch.int64"),
+    (causal_numpy, r"return a torch tensor"),
+    (causal_batched, r"plain \(m, m\) mask"),
+    (causal_forgot_return, r"returned None"),
+])
+def test_causal_mask_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_causal_mask(mistake)
+
+
+# ---------------------------------------------------------------------------- 4.2 cross mask
+
+
+def cross_mask_inverted(src, tgt_in):
+    return (src == PAD)[:, None, None, :]  # the key_padding_mask convention
+
+
+def cross_mask_target(src, tgt_in):
+    return (tgt_in != PAD)[:, None, None, :]
+
+
+def cross_mask_target_rows(src, tgt_in):
+    return (tgt_in != PAD)[:, None, :, None]
+
+
+def cross_mask_query_axis(src, tgt_in):
+    return (src != PAD)[:, None, :, None]
+
+
+def cross_mask_flat(src, tgt_in):
+    return src != PAD
+
+
+def cross_mask_three_axes(src, tgt_in):
+    return (src != PAD)[:, None, :]
+
+
+def cross_mask_full(src, tgt_in):
+    m = tgt_in.shape[1]
+    return (src != PAD)[:, None, None, :].expand(-1, 1, m, -1)
+
+
+def cross_mask_source_second(src, tgt_in):
+    return (src != PAD)[:, :, None, None]
+
+
+def cross_mask_float(src, tgt_in):
+    return (src != PAD).float()[:, None, None, :]
+
+
+def cross_mask_no_padding(src, tgt_in):
+    return torch.ones_like(src, dtype=torch.bool)[:, None, None, :]
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (cross_mask_inverted, r"inverted.*key_padding_mask"),
+    (cross_mask_target, r"you masked the TARGET's padding"),
+    (cross_mask_target_rows, r"you masked the TARGET's padding"),
+    (cross_mask_query_axis, r"source on the QUERY axis"),
+    (cross_mask_flat, r"add the head and query axes"),
+    (cross_mask_three_axes, r"lines the batch up with the HEADS axis"),
+    (cross_mask_full, r"return \(B, 1, 1, n\): one row"),
+    (cross_mask_source_second, r"keys must be the LAST axis"),
+    (cross_mask_float, r"must be boolean"),
+    (cross_mask_no_padding, r"padding included"),
+])
+def test_cross_mask_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_cross_mask(mistake)
+
+
+# ---------------------------------------------------------------------------- 4.3 cross attention
+
+
+def _heads(t, h):
+    B, L, d_model = t.shape
+    return t.view(B, L, h, d_model // h).transpose(1, 2)  # (B, h, L, d_head)
+
+
+def _finish(attn, weights, v, B, m):
+    out = (weights @ v).transpose(1, 2).reshape(B, m, attn.d_model)
+    return attn.w_o(out)
+
+
+def _attend(attn, q_from, kv_from, mask, scale=None, dim=-1):
+    q, k, v = _heads(attn.w_q(q_from), attn.h), _heads(attn.w_k(kv_from), attn.h), _heads(attn.w_v(kv_from), attn.h)
+    scores = q @ k.transpose(-2, -1) / (scale or math.sqrt(q.shape[-1]))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=dim), nan=0.0)
+    return _finish(attn, weights, v, q_from.shape[0], q_from.shape[1]), weights
+
+
+def cross_swapped(attn, y, memory, mask):
+    return _attend(attn, memory, y, mask)  # the encoder asks the questions
+
+
+def cross_is_self_attention(attn, y, memory, mask):
+    return _attend(attn, y, y, mask)
+
+
+def cross_encoder_reads_itself(attn, y, memory, mask):
+    return _attend(attn, memory, memory, mask)
+
+
+def cross_values_from_decoder(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(y), attn.h)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_unscaled(attn, y, memory, mask):
+    return _attend(attn, y, memory, mask, scale=1.0)
+
+
+def cross_scaled_by_d_model(attn, y, memory, mask):
+    return _attend(attn, y, memory, mask, scale=math.sqrt(attn.d_model))
+
+
+def cross_no_output_projection(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+    return (weights @ v).transpose(1, 2).reshape(*y.shape), weights
+
+
+def cross_values_with_w_k(attn, y, memory, mask):
+    q, k = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+    return _finish(attn, weights, k, *y.shape[:2]), weights
+
+
+def cross_heads_viewed_directly(attn, y, memory, mask):
+    B, m, d_model = y.shape
+    n, h = memory.shape[1], attn.h
+    q = attn.w_q(y).view(B, h, m, d_model // h)
+    k = attn.w_k(memory).view(B, h, n, d_model // h)
+    v = attn.w_v(memory).view(B, h, n, d_model // h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_model // h)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+    return _finish(attn, weights, v, B, m), weights
+
+
+def cross_single_head(attn, y, memory, mask):
+    q, k, v = attn.w_q(y), attn.w_k(memory), attn.w_v(memory)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(attn.d_model), dim=-1)  # (B, m, n)
+    return attn.w_o(weights @ v), weights
+
+
+def cross_softmax_over_queries(attn, y, memory, mask):
+    return _attend(attn, y, memory, mask, dim=-2)
+
+
+def cross_ignores_mask(attn, y, memory, mask):
+    return _attend(attn, y, memory, None)
+
+
+def cross_inverted_mask(attn, y, memory, mask):
+    return _attend(attn, y, memory, None if mask is None else ~mask)
+
+
+def cross_nan_rows(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # NaN where a row is fully blocked
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_fill_minus_1e9(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)  # chapter 2's fill
+    weights = torch.softmax(scores, dim=-1)  # a fully blocked row: 1/n on every key
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_fill_minus_1e9_then_zero(attn, y, memory, mask):
+    """A correct alternative: fill with -1e9, then zero the blocked weights."""
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)
+    weights = torch.softmax(scores, dim=-1)  # (B, h, m, n)
+    if mask is not None:
+        weights = weights * mask  # blocked keys, and fully blocked rows, get 0
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def test_cross_attention_accepts_minus_1e9_when_blocked_weights_are_zeroed(capsys):
+    check_cross_attention(cross_fill_minus_1e9_then_zero)
+    assert capsys.readouterr().out.startswith("✓")
+
+
+def cross_pair_swapped(attn, y, memory, mask):
+    out, weights = _attend(attn, y, memory, mask)
+    return weights, out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (cross_swapped, r"the roles are SWAPPED"),
+    (cross_is_self_attention, r"decoder's SELF-attention"),
+    (cross_encoder_reads_itself, r"the encoder reading itself"),
+    (cross_values_from_decoder, r"K = memory W_K and V = memory W_V both come from the encoder"),
+    (cross_unscaled, r"scale the scores by 1/√d_head"),
+    (cross_scaled_by_d_model, r"you scaled by 1/√d_model"),
+    (cross_no_output_projection, r"forgot the output projection"),
+    (cross_values_with_w_k, r"V = memory W_V \(attn.w_v\)"),
+    (cross_heads_viewed_directly, r"mixes positions and features"),
+    (cross_single_head, r"no head axis"),
+    (cross_softmax_over_queries, r"sum to 1 over the QUERIES"),
+    (cross_ignores_mask, r"padded source keys got weight"),
+    (cross_inverted_mask, r"your mask is used inverted"),
+    (cross_nan_rows, r"your weights are NaN"),
+    (cross_fill_minus_1e9, r"give 1/n to every key.*-1e9.*float\('-inf'\).*nan_to_num.*zero the blocked weights"),
+    (cross_pair_swapped, r"in the order \(out, weights\)"),
+])
+def test_cross_attention_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_cross_attention(mistake)
+
+
+# ---------------------------------------------------------------------------- 4.4 honest loss
+
+
+def honest_per_symbol(n_symbols, length):
+    return math.log(n_symbols)
+
+
+def honest_in_bits(n_symbols, length):
+    return length * math.log2(n_symbols) / (length + 1)
+
+
+def honest_bits_per_symbol(n_symbols, length):
+    return math.log2(n_symbols)
+
+
+def honest_whole_vocabulary(n_symbols, length):
+    return length * math.log(n_symbols + 3) / (length + 1)
+
+
+def honest_probability(n_symbols, length):
+    return 1 / n_symbols
+
+
+def honest_zero(n_symbols, length):
+    return 0.0
+
+
+def honest_eos_upside_down(n_symbols, length):
+    return (length + 1) * math.log(n_symbols) / length
+
+
+def honest_array(n_symbols, length):
+    return np.full(length, math.log(n_symbols))
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (honest_per_symbol, r"ln V is the bound per random SYMBOL"),
+    (honest_in_bits, r"that is in bits"),
+    (honest_bits_per_symbol, r"bits per symbol"),
+    (honest_whole_vocabulary, r"never over PAD, BOS and EOS"),
+    (honest_probability, r"1/V is the probability"),
+    (honest_zero, r"0 is what a LEAKY model reaches"),
+    (honest_eos_upside_down, r"the EOS token LOWERS the mean"),
+    (honest_array, r"return one number"),
+])
+def test_honest_loss_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_honest_loss(mistake)
+
+
+# ---------------------------------------------------------------------------- 4.5 leakage detector
+
+
+def influence_after_only(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i + 1:] = fresh[:, i + 1:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().max().item()
+
+
+def influence_past(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, :i] = fresh[:, :i]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().max().item()
+
+
+def influence_on_target(predict, src, tgt_in, i, fresh):
+    changed = tgt_in.clone()
+    changed[:, i:] = fresh[:, i:tgt_in.shape[1]]
+    diff = torch.log_softmax(predict(src, changed), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().max().item()
+
+
+def influence_on_logits(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    return (predict(changed, tgt_in) - predict(src, tgt_in))[:, i].abs().max().item()
+
+
+def influence_on_probabilities(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.softmax(predict(changed, tgt_in), -1) - torch.softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().max().item()
+
+
+def influence_every_position(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff.abs().max().item()
+
+
+def influence_mean(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().mean().item()
+
+
+def influence_signed(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].max().item()
+
+
+def influence_in_place(predict, src, tgt_in, i, fresh):
+    src[:, i:] = fresh[:, i:]  # the baseline below already sees the new tokens
+    before = torch.log_softmax(predict(src, tgt_in), -1)
+    after = torch.log_softmax(predict(src, tgt_in), -1)
+    return (after - before)[:, i].abs().max().item()
+
+
+def influence_per_pair(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().amax(dim=-1)  # one number per pair: (B,)
+
+
+def influence_always_zero(predict, src, tgt_in, i, fresh):
+    return 0.0
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (influence_always_zero, r"your detector never sees a change"),
+    (influence_after_only, r"re-drew only positions j > i"),
+    (influence_past, r"you re-drew the PAST"),
+    (influence_on_target, r"you changed the target inputs tgt_in"),
+    (influence_on_logits, r"you compared raw logits"),
+    (influence_on_probabilities, r"you compared probabilities"),
+    (influence_every_position, r"measured the change at every target position"),
+    (influence_mean, r"you averaged the change"),
+    (influence_signed, r"take the absolute value"),
+    (influence_in_place, r"changed the caller's src in place"),
+    (influence_per_pair, r"return one number"),
+])
+def test_source_influence_mistakes_get_their_hint(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_source_influence(mistake)
+
+
+def test_source_influence_mistakes_give_answers_distinct_from_the_reference():
+    """Each named detector mistake must differ from the reference on the checker's probes, or it could pass."""
+    from crossattn.checks.lab04 import _DETECTOR_MISTAKES, _influence, _probes
+
+    probes = _probes()
+    gen = torch.Generator().manual_seed(7)
+    src = torch.randint(3, 16, (3, 6), generator=gen)
+    fresh = 3 + (src - 3 + 1) % 13
+    tgt_in = torch.randint(3, 16, (3, 5), generator=gen)
+    cases = [(name, i) for name in probes for i in (2, 0, 4)]
+    want = dict(zip(cases, (_influence(probes[p], src, tgt_in, i, fresh) for p, i in cases)))
+    assert want["peeks", 2] > 0.1 and want["peeks_ahead", 2] > 0.1  # flagged
+    assert max(want["honest", i] for i in (2, 0, 4)) == 0.0  # not flagged
+    assert max(want["shifts", i] for i in (2, 0, 4)) < 1e-9  # probabilities do not move
+    want = list(want.values())
+    for kw, _ in _DETECTOR_MISTAKES.values():
+        got = [_influence(probes[p], src, tgt_in, i, fresh, **kw) for p, i in cases]
+        assert not np.allclose(got, want, atol=1e-6), kw
+
+
+# ---------------------------------------------------------------------------- the inputs themselves
+
+
+def test_cross_attention_inputs_use_distinct_sizes_so_a_transpose_cannot_pass():
+    seen = {}
+
+    def spy(attn, y, memory, mask):
+        seen["shapes"] = (y.shape, memory.shape, attn.h)
+        raise NotImplementedError
+
+    with pytest.raises(CheckFailed):
+        check_cross_attention(spy)
+    (B, m, d_model), (_, n, _), h = seen["shapes"]
+    assert len({B, h, m, n, d_model // h, d_model}) == 6

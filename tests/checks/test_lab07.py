@@ -1,0 +1,537 @@
+"""The checkers of lab 7 accept the lab's own solutions, reject stubs, and name each common mistake.
+
+Each mistake below is written the way a student would write it, as a whole function, and must fail
+with its own hint (matched by `pytest.raises(CheckFailed, match=...)`).
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from crossattn.checks import (
+    CheckFailed,
+    check_count_parameters,
+    check_kv_saving,
+    check_permutation_p,
+    check_seed_band,
+    check_share_kv,
+)
+
+from tests.helpers import solution_namespace
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return solution_namespace("07")
+
+
+# Reference solutions and stubs of every lab: tests/checks/test_all_labs.py.
+
+def test_the_lab_solutions_pass(solutions, capsys):
+    check_count_parameters(solutions["count_parameters"])
+    check_kv_saving(solutions["kv_saving"])
+    check_share_kv(solutions["share_kv"])
+    check_seed_band(solutions["seed_band"])
+    check_permutation_p(solutions["permutation_p"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and all(line.startswith("✓") for line in lines)
+
+
+# --- (c) named mistakes, one small student-like function each ------------------------------------
+
+# Exercise 7.1: count_parameters(vocab_size, d_model, d_ff, n_encoder_layers, n_decoder_layers)
+def _parts(V, d, d_ff, Le, Ld, attn=None, ff=None, norm=None, enc_norms=2, dec_norms=3, dec_attn=2,
+           embeddings=1, output=True, final=2):
+    attn = 4 * d * d if attn is None else attn
+    ff = 2 * d * d_ff + d_ff + d if ff is None else ff
+    norm = 2 * d if norm is None else norm
+    return (embeddings * V * d + (V * d if output else 0) + Le * (attn + ff + enc_norms * norm)
+            + Ld * (dec_attn * attn + ff + dec_norms * norm) + final * norm)
+
+
+def count_with_biases(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, attn=4 * (d * d + d))  # nn.Linear's default bias=True
+
+
+def count_without_cross_attention(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, dec_attn=1)
+
+
+def count_without_norms(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, norm=0)
+
+
+def count_without_final_norms(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, final=0)
+
+
+def count_norm_gain_only(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, norm=d)
+
+
+def count_two_decoder_norms(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, dec_norms=2)
+
+
+def count_ff_without_biases(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, ff=2 * d * d_ff)
+
+
+def count_two_embeddings(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, embeddings=2)
+
+
+def count_without_output(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, output=False)
+
+
+def count_depths_swapped(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Ld, Le)
+
+
+def count_with_position_table(V, d, d_ff, Le, Ld):
+    max_len = 64  # ModelConfig().max_len
+    return _parts(V, d, d_ff, Le, Ld) + max_len * d  # the sinusoidal table
+
+
+def count_with_position_table_per_side(V, d, d_ff, Le, Ld):
+    max_len = 64
+    return _parts(V, d, d_ff, Le, Ld) + 2 * max_len * d  # source and target
+
+
+def count_as_float(V, d, d_ff, Le, Ld):
+    attention = 4 * math.pow(d, 2)  # a float, though the value is whole
+    return _parts(V, d, d_ff, Le, Ld, attn=attention)
+
+
+# Exercise 7.2: kv_saving(d_model, n_encoder_layers, n_decoder_layers)
+def saving_per_decoder_layer(d, Le, Ld):
+    return 4 * d * d * Ld
+
+
+def saving_per_encoder_layer(d, Le, Ld):
+    return 4 * d * d * Le
+
+
+def saving_per_deepest_stack(d, Le, Ld):
+    return 4 * d * d * max(Le, Ld)
+
+
+def saving_only_full_depths(d, Le, Ld):
+    return 4 * d * d * min(Le, Ld)
+
+
+def saving_encoder_only_depths_counted(d, Le, Ld):
+    both = min(Le, Ld)
+    return 4 * d * d * both + 4 * d * d * max(0, Le - Ld) + 2 * d * d * max(0, Ld - Le)
+
+
+def saving_all_three_removed(d, Le, Ld):
+    both = min(Le, Ld)
+    return 6 * d * d * both + 2 * d * d * max(0, Ld - Le)
+
+
+def saving_keys_only(d, Le, Ld):
+    both = min(Le, Ld)
+    return 2 * d * d * both + d * d * max(0, Ld - Le)
+
+
+def saving_linear_in_d(d, Le, Ld):
+    both = min(Le, Ld)
+    return 4 * d * both + 2 * d * max(0, Ld - Le)
+
+
+def saving_off_by_one(d, Le, Ld):
+    saved = 0
+    for l in range(1, max(Le, Ld) + 1):
+        n = (l < Le) + 2 * (l < Ld)  # attentions at depth l (should be <=)
+        saved += 2 * d * d * max(0, n - 1)
+    return saved
+
+
+def saving_as_float(d, Le, Ld):
+    pairs = Le + 2 * Ld - max(Le, Ld)
+    return 2 * pairs * math.pow(d, 2)
+
+
+# Exercise 7.3: share_kv(enc_self, dec_self, cross)
+def share_by_deepcopy(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k = copy.deepcopy(enc_self.w_k)
+        attn.w_v = copy.deepcopy(enc_self.w_v)
+
+
+def share_by_load_state_dict(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k.load_state_dict(enc_self.w_k.state_dict())
+        attn.w_v.load_state_dict(enc_self.w_v.state_dict())
+
+
+def share_by_data_clone(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k.weight.data = enc_self.w_k.weight.data.clone()
+        attn.w_v.weight.data = enc_self.w_v.weight.data.clone()
+
+
+def share_by_data_alias(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k.weight.data = enc_self.w_k.weight.data
+        attn.w_v.weight.data = enc_self.w_v.weight.data
+
+
+def share_by_new_parameter(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k.weight = nn.Parameter(enc_self.w_k.weight)
+        attn.w_v.weight = nn.Parameter(enc_self.w_v.weight)
+
+
+def share_the_wrong_way_round(enc_self, dec_self, cross):
+    enc_self.w_k = cross.w_k = dec_self.w_k
+    enc_self.w_v = cross.w_v = dec_self.w_v
+
+
+def share_keys_only(enc_self, dec_self, cross):
+    dec_self.w_k = cross.w_k = enc_self.w_k
+
+
+def share_values_only(enc_self, dec_self, cross):
+    dec_self.w_v = cross.w_v = enc_self.w_v
+
+
+def share_without_cross(enc_self, dec_self, cross):
+    dec_self.w_k, dec_self.w_v = enc_self.w_k, enc_self.w_v
+
+
+def share_without_decoder_self(enc_self, dec_self, cross):
+    cross.w_k, cross.w_v = enc_self.w_k, enc_self.w_v
+
+
+def share_keys_as_values(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_k = enc_self.w_k
+        attn.w_v = enc_self.w_k
+
+
+def share_queries_too(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.w_q, attn.w_k, attn.w_v = enc_self.w_q, enc_self.w_k, enc_self.w_v
+
+
+def share_half_of_it(enc_self, dec_self, cross):
+    dec_self.w_k = enc_self.w_k
+    cross.w_v = enc_self.w_v
+
+
+def share_nothing_returns_new(enc_self, dec_self, cross):
+    return enc_self, enc_self, enc_self  # returns instead of changing the modules
+
+
+# Exercise 7.4: seed_band(curves)
+def band_over_points(curves):
+    return curves.mean(axis=1), curves.min(axis=1), curves.max(axis=1)
+
+
+def band_mean_std(curves):
+    m, s = curves.mean(0), curves.std(0)
+    return m, m - s, m + s
+
+
+def band_mean_sample_std(curves):
+    m, s = curves.mean(0), curves.std(0, ddof=1)
+    return m, m - s, m + s
+
+
+def band_standard_error(curves):
+    m, s = curves.mean(0), curves.std(0) / np.sqrt(len(curves))
+    return m, m - s, m + s
+
+
+def band_swapped(curves):
+    return curves.mean(0), curves.max(0), curves.min(0)
+
+
+def band_median(curves):
+    return np.median(curves, axis=0), curves.min(0), curves.max(0)
+
+
+def band_global_extremes(curves):
+    m = curves.mean(0)
+    return m, np.full_like(m, curves.min()), np.full_like(m, curves.max())
+
+
+def band_as_one_array(curves):
+    return np.stack([curves.mean(0), curves.min(0), curves.max(0)])
+
+
+def band_forgot_return(curves):
+    curves.mean(0), curves.min(0), curves.max(0)
+
+
+# Exercise 7.5: permutation_p(a, b)
+def _splits(a, b):
+    pooled = np.concatenate([a, b])
+    for group in itertools.combinations(range(len(pooled)), len(a)):
+        mask = np.zeros(len(pooled), dtype=bool)
+        mask[list(group)] = True
+        yield pooled[mask], pooled[~mask]
+
+
+def p_one_sided(a, b):
+    observed = np.mean(a) - np.mean(b)
+    splits = list(_splits(a, b))
+    return sum(x.mean() - y.mean() >= observed for x, y in splits) / len(splits)
+
+
+def p_strict(a, b):
+    observed = abs(np.mean(a) - np.mean(b))
+    splits = list(_splits(a, b))
+    return sum(abs(x.mean() - y.mean()) > observed for x, y in splits) / len(splits)
+
+
+def p_sums(a, b):
+    observed = abs(np.sum(a) - np.sum(b))
+    splits = list(_splits(a, b))
+    return sum(abs(x.sum() - y.sum()) >= observed for x, y in splits) / len(splits)
+
+
+def p_count(a, b):
+    observed = abs(np.mean(a) - np.mean(b))
+    return sum(abs(x.mean() - y.mean()) >= observed for x, y in _splits(a, b))
+
+
+def p_random_shuffles(a, b):
+    pooled = list(np.concatenate([a, b]))
+    observed = abs(np.mean(a) - np.mean(b))
+    hits = 0
+    for _ in range(2000):
+        random.shuffle(pooled)
+        hits += abs(np.mean(pooled[:len(a)]) - np.mean(pooled[len(a):])) >= observed
+    return hits / 2000
+
+
+def p_seeded_shuffles(a, b):
+    rng = np.random.default_rng(0)  # seeded: the same answer every call
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    hits = 0
+    for _ in range(20_000):
+        x = rng.permutation(pooled)
+        hits += abs(x[:len(a)].mean() - x[len(a):].mean()) >= observed
+    return hits / 20_000
+
+
+def _exact_p(a, b):
+    observed = abs(np.mean(a) - np.mean(b))
+    splits = list(_splits(a, b))
+    return sum(abs(x.mean() - y.mean()) >= observed for x, y in splits) / len(splits)
+
+
+def p_on_ranks(a, b):
+    pooled = np.concatenate([a, b])
+    r = np.argsort(np.argsort(pooled)) + 1.0  # ranks 1..n
+    return _exact_p(r[:len(a)], r[len(a):])
+
+
+def p_on_average_ranks(a, b):
+    pooled = np.concatenate([a, b])
+    r = np.argsort(np.argsort(pooled, kind="stable")) + 1.0
+    for value in np.unique(pooled):  # ties share their mean rank, as scipy.stats.rankdata does
+        r[pooled == value] = r[pooled == value].mean()
+    return _exact_p(r[:len(a)], r[len(a):])
+
+
+MISTAKES = [
+    (check_count_parameters, count_with_biases, "no bias"),
+    (check_count_parameters, count_without_cross_attention, "TWO attentions"),
+    (check_count_parameters, count_without_norms, "left out the LayerNorms"),
+    (check_count_parameters, count_without_final_norms, "two final LayerNorms"),
+    (check_count_parameters, count_norm_gain_only, "gain AND a bias"),
+    (check_count_parameters, count_two_decoder_norms, "three per decoder layer"),
+    (check_count_parameters, count_ff_without_biases, "feed-forward layers have biases"),
+    (check_count_parameters, count_two_embeddings, "ONE vocabulary"),
+    (check_count_parameters, count_without_output, "forgot the output projection"),
+    (check_count_parameters, count_depths_swapped, "swapped the depths"),
+    (check_count_parameters, count_with_position_table, "positions add no parameters"),
+    (check_count_parameters, count_with_position_table_per_side, "positions add no parameters"),
+    (check_count_parameters, count_as_float, r"values are right, but return the count as an integer \(int\)"),
+    (check_kv_saving, saving_per_decoder_layer, "only two attentions"),
+    (check_kv_saving, saving_per_encoder_layer, "single attention"),
+    (check_kv_saving, saving_per_deepest_stack, "count depth by depth"),
+    (check_kv_saving, saving_only_full_depths, "left out the depths where only the decoder"),
+    (check_kv_saving, saving_encoder_only_depths_counted, "only the ENCODER has a layer"),
+    (check_kv_saving, saving_all_three_removed, "not 6·d_model²"),
+    (check_kv_saving, saving_keys_only, "both W_K AND W_V"),
+    (check_kv_saving, saving_linear_in_d, "grows with d_model², not d_model"),
+    (check_kv_saving, saving_off_by_one, "count every depth 1 … max"),
+    (check_kv_saving, saving_as_float, r"values are right, but return the saving as an integer \(int\)"),
+    (check_share_kv, share_by_deepcopy, "COPY.*deepcopy"),
+    (check_share_kv, share_by_load_state_dict, "COPY.*load_state_dict"),
+    (check_share_kv, share_by_data_clone, "COPY.*load_state_dict"),
+    (check_share_kv, share_by_data_alias, "alias, not a share"),
+    (check_share_kv, share_by_new_parameter, r"nn\.Parameter\(other\.weight\), makes an alias"),
+    (check_share_kv, share_the_wrong_way_round, "encoder's W_K changed"),
+    (check_share_kv, share_keys_only, "shared W_K but not W_V"),
+    (check_share_kv, share_values_only, "shared W_V but not W_K"),
+    (check_share_kv, share_without_cross, "cross-attention still has its own"),
+    (check_share_kv, share_without_decoder_self, "self-attention still has its own"),
+    (check_share_kv, share_keys_as_values, "mixed up"),
+    (check_share_kv, share_queries_too, "shared W_Q too"),
+    (check_share_kv, share_half_of_it, "all THREE attentions"),
+    (check_share_kv, share_nothing_returns_new, "all THREE attentions"),
+    (check_seed_band, band_over_points, "one number per SEED"),
+    (check_seed_band, band_mean_std, "is not the range. The band"),
+    (check_seed_band, band_mean_sample_std, "ddof=1"),
+    (check_seed_band, band_standard_error, "standard error"),
+    (check_seed_band, band_swapped, "swapped"),
+    (check_seed_band, band_median, "median"),
+    (check_seed_band, band_global_extremes, "at EACH point"),
+    (check_seed_band, band_as_one_array, "return three arrays"),
+    (check_seed_band, band_forgot_return, "forget the `return`"),
+    (check_permutation_p, p_one_sided, "one-sided"),
+    (check_permutation_p, p_strict, "AT LEAST"),
+    (check_permutation_p, p_sums, "difference of MEANS"),
+    (check_permutation_p, p_count, "returned a count"),
+    (check_permutation_p, p_random_shuffles, "changed between two calls"),
+    (check_permutation_p, p_seeded_shuffles, "even seeded, only estimates p; enumerate the splits"),
+    (check_permutation_p, p_on_ranks, "use the values themselves, not their ranks"),
+    (check_permutation_p, p_on_average_ranks, "use the values themselves, not their ranks"),
+]
+
+
+@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
+def test_named_mistake_fails_with_its_hint(checker, mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        checker(mistake)
+
+
+# Mistakes that share a hint on purpose: two ways of making the same in-place copy, and two ways of
+# leaving some attentions unshared.
+SAME_HINT = [{share_by_load_state_dict, share_by_data_clone}, {share_half_of_it, share_nothing_returns_new},
+             {share_by_data_alias, share_by_new_parameter}, {p_on_ranks, p_on_average_ranks},
+             {count_with_position_table, count_with_position_table_per_side}]
+
+
+@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
+def test_each_hint_is_specific_to_its_mistake(checker, mistake, hint):
+    # The hint of a mistake must not also be what the other mistakes of the same exercise get:
+    # each names one thing to fix.
+    twins = next((group for group in SAME_HINT if mistake in group), {mistake})
+    others = [h for c, m, h in MISTAKES if c is checker and m not in twins]
+    with pytest.raises(CheckFailed) as err:
+        checker(mistake)
+    assert not any(re.search(h, str(err.value)) for h in others), str(err.value)
+
+
+def test_sharing_the_parameter_instead_of_the_module_is_accepted(capsys):
+    def share_parameters(enc_self, dec_self, cross):
+        for attn in (dec_self, cross):
+            attn.w_k.weight = enc_self.w_k.weight  # one Parameter, two modules: a share
+            attn.w_v.weight = enc_self.w_v.weight
+
+    check_share_kv(share_parameters)
+    assert capsys.readouterr().out.startswith("✓")
+
+
+def test_a_crash_in_share_kv_becomes_a_hint():
+    def share_with_typo(enc_self, dec_self, cross):
+        dec_self.w_k = enc_self.wk
+
+    with pytest.raises(CheckFailed, match="raised AttributeError"):
+        check_share_kv(share_with_typo)
+
+
+def test_a_count_off_by_an_unknown_amount_gets_the_parts_to_list():
+    with pytest.raises(CheckFailed, match="List the parts"):
+        check_count_parameters(lambda V, d, d_ff, Le, Ld: 12345)
+
+
+def test_the_checker_configurations_tell_every_counting_mistake_apart():
+    # Each wrong formula must give a number different from the right one and from every other
+    # wrong formula on the first configuration, or its hint could not be told apart.
+    counting = [m for c, m, _ in MISTAKES if c is check_count_parameters and m is not count_as_float]
+    from crossattn.checks.lab07 import _COUNT_CONFIGS
+
+    from crossattn.experiments.parameters import predicted_parameters
+    from crossattn.nn.model import ModelConfig
+    V, d, d_ff, Le, Ld = _COUNT_CONFIGS[0]
+    right = predicted_parameters(ModelConfig(vocab_size=V, d_model=d, h=2, d_ff=d_ff, n_encoder_layers=Le,
+                                             n_decoder_layers=Ld))
+    answers = [m(V, d, d_ff, Le, Ld) for m in counting]
+    assert right not in answers and len(set(answers)) == len(answers)
+
+
+def test_numpy_integers_are_accepted_and_floats_refused(capsys, solutions):
+    check_count_parameters(lambda *args: np.int64(solutions["count_parameters"](*args)))
+    check_kv_saving(lambda *args: np.int32(solutions["kv_saving"](*args)))
+    check_kv_saving(lambda *args: torch.tensor(solutions["kv_saving"](*args)))  # an int64 tensor
+    assert capsys.readouterr().out.count("✓") == 3
+    with pytest.raises(CheckFailed, match=r"as an integer \(int\), not float\b"):
+        check_count_parameters(lambda *args: float(solutions["count_parameters"](*args)))
+    with pytest.raises(CheckFailed, match=r"as an integer \(int\), not float64"):
+        check_kv_saving(lambda *args: np.float64(solutions["kv_saving"](*args)))
+    with pytest.raises(CheckFailed, match=r"as an integer \(int\), not Tensor"):
+        check_kv_saving(lambda *args: torch.tensor(float(solutions["kv_saving"](*args))))
+    with pytest.raises(CheckFailed, match="bool"):
+        check_kv_saving(lambda *args: True)
+
+
+def test_a_wrong_answer_that_is_not_whole_says_so(solutions):
+    with pytest.raises(CheckFailed, match=r"You returned 8\.5, not even a whole number.*division"):
+        check_kv_saving(lambda d, Le, Ld: 8.5)
+    with pytest.raises(CheckFailed, match="not even a whole number"):
+        check_count_parameters(lambda *args: solutions["count_parameters"](*args) / 3)
+
+
+def test_a_saving_computed_from_two_built_models_is_accepted(capsys):
+    # What the lab does after the exercise, written as the solution: every checker configuration must
+    # give a buildable model.
+    from crossattn.experiments.parameters import count_parameters
+    from crossattn.nn.model import EncoderDecoder, ModelConfig
+
+    def kv_saving(d_model, n_encoder_layers, n_decoder_layers):
+        sizes = dict(d_model=d_model, n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers)
+        untied = count_parameters(EncoderDecoder(ModelConfig(**sizes)))
+        tied = count_parameters(EncoderDecoder(ModelConfig(tie_kv=True, **sizes)))
+        return untied - tied
+
+    check_kv_saving(kv_saving)
+    assert capsys.readouterr().out.startswith("✓")
+
+
+def test_the_saving_configurations_tell_every_saving_mistake_apart():
+    # Over all configurations, each wrong rule's answers differ from the right ones and from every other
+    # wrong rule's (the float mistake aside: its values are right), or two hints could not be told apart.
+    from crossattn.checks.lab07 import _SAVING_CONFIGS
+
+    from crossattn.experiments.parameters import kv_tying_saving
+    rules = [m for c, m, _ in MISTAKES if c is check_kv_saving and m is not saving_as_float]
+    right = tuple(kv_tying_saving(*config) for config in _SAVING_CONFIGS)
+    answers = [tuple(m(*config) for config in _SAVING_CONFIGS) for m in rules]
+    assert right not in answers and len(set(answers)) == len(answers)
+    assert all(d % 2 == 0 for d, _, _ in _SAVING_CONFIGS)
+    # The off-by-one is not "half of it" on at least one configuration (equal depths).
+    assert any(saving_off_by_one(*c) != saving_keys_only(*c) for c in _SAVING_CONFIGS)
+
+
+def test_the_rank_mistake_passes_the_evenly_spaced_samples_but_not_the_outlier():
+    # The reason for the outlier case: on samples that are evenly spaced, ranks and values agree.
+    from crossattn.experiments.stats import permutation_p_value
+    a, b = np.array([3, 5, 4, 7]) / 16, np.array([6, 9, 7, 10, 8, 5, 11, 9]) / 16
+    assert p_on_average_ranks(a, b) == pytest.approx(permutation_p_value(a, b))
+    x, y = np.array([1, 2, 3, 4, 40, 5, 6, 0]) / 16, np.array([8, 9, 10, 11]) / 16
+    assert abs(p_on_ranks(x, y) - permutation_p_value(x, y)) > 0.5
+
+
+def test_the_share_checker_leaves_nothing_shared_between_calls(solutions, capsys):
+    # Each call builds fresh modules: a second run of the solution passes too.
+    check_share_kv(solutions["share_kv"])
+    check_share_kv(solutions["share_kv"])
+    assert capsys.readouterr().out.count("✓") == 2
