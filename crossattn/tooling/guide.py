@@ -31,7 +31,7 @@ __all__ = [
     "weekly_plan", "workshop_plan", "pitfall_tables",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: crossattn/tooling/guide.py -> ../../
 
 
 class GuideError(ValueError):
