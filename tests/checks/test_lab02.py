@@ -21,7 +21,6 @@ from crossattn.checks import (
     check_scores,
     check_split_heads,
 )
-
 from tests.helpers import solution_namespace
 
 CHECKERS = {

@@ -19,7 +19,6 @@ from crossattn.checks import (
     check_self_attention_step,
     check_share_across_beams,
 )
-
 from tests.helpers import solution_namespace
 
 CHECKERS = {

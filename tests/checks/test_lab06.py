@@ -19,7 +19,6 @@ from crossattn.checks import (
     check_relative_bias,
     check_sinusoidal,
 )
-
 from tests.helpers import solution_namespace
 
 CHECKERS = {

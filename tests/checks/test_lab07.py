@@ -24,7 +24,6 @@ from crossattn.checks import (
     check_seed_band,
     check_share_kv,
 )
-
 from tests.helpers import solution_namespace
 
 
@@ -458,7 +457,6 @@ def test_the_checker_configurations_tell_every_counting_mistake_apart():
     # wrong formula on the first configuration, or its hint could not be told apart.
     counting = [m for c, m, _ in MISTAKES if c is check_count_parameters and m is not count_as_float]
     from crossattn.checks.lab07 import _COUNT_CONFIGS
-
     from crossattn.experiments.parameters import predicted_parameters
     from crossattn.nn.model import ModelConfig
     V, d, d_ff, Le, Ld = _COUNT_CONFIGS[0]
@@ -510,7 +508,6 @@ def test_the_saving_configurations_tell_every_saving_mistake_apart():
     # Over all configurations, each wrong rule's answers differ from the right ones and from every other
     # wrong rule's (the float mistake aside: its values are right), or two hints could not be told apart.
     from crossattn.checks.lab07 import _SAVING_CONFIGS
-
     from crossattn.experiments.parameters import kv_tying_saving
     rules = [m for c, m, _ in MISTAKES if c is check_kv_saving and m is not saving_as_float]
     right = tuple(kv_tying_saving(*config) for config in _SAVING_CONFIGS)

@@ -20,7 +20,6 @@ from crossattn.checks import (
     check_patchify,
     check_retrieve,
 )
-
 from tests.helpers import solution_namespace
 
 

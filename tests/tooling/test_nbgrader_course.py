@@ -38,8 +38,8 @@ from crossattn.tooling.nbgrader_course import (
     main,
     marked_solution,
 )
-from tests.helpers import LABS, NOTEBOOKS, ROOT
 from tests.checks.test_lab02 import padding_mask_inverted
+from tests.helpers import LABS, NOTEBOOKS, ROOT
 from tests.tooling.test_student import assert_only_stubs, lab_with_solution
 
 GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]+$")  # nbgrader's schema (v3) allows these characters
