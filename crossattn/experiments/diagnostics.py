@@ -107,10 +107,12 @@ def encoder_weight_gradient_norms(model: EncoderDecoder, batch: Batch,
 def rank_collapse(states: Tensor, mask: Tensor | None = None) -> float:
     """How far token states are from all being the same vector ("identical rows"), in [0, 1].
 
-    For each sequence X (n, d): ‖X − 1·x̄ᵀ‖_F / ‖X‖_F with x̄ the mean token (Dong et al. 2021's
-    residual res(X)). 1·x̄ᵀ is a special rank-one matrix, every row equal, so this is the
-    distance from identical rows, an upper bound on the distance from the nearest rank-one
-    matrix, not that distance itself. 0 means every token state is identical (full collapse).
+    For each sequence's states S (n, d): ‖S − 1·s̄ᵀ‖_F / ‖S‖_F with s̄ the mean row (Dong et al.
+    2021's residual res(S)), averaged over the batch. 1·s̄ᵀ is a special rank-one matrix, every row
+    equal, so this is the distance from identical rows, an upper bound on the distance from the
+    nearest rank-one matrix, not that distance itself. 0 means every token state is identical
+    (full collapse). Chapter 4 applies it to gradients too: a gradient (B, n, d) with distance 0
+    gives every token the same update.
     states: (B, n, d); mask: (B, n) bool, True for real tokens (padding is left out).
     """
     if states.dim() != 3:
