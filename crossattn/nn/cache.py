@@ -46,15 +46,18 @@ class KVCache:
     def store(self, k: Tensor, v: Tensor) -> None:
         """Fill a static (cross-attention) cache once with K, V (B, h, n, d_head); a second call is refused.
 
-        K and V are kept contiguous in (B, h, n, d_head) order: one copy now, so that the products of
-        every later step read them as they are instead of copying them first (a split into heads is a
-        strided view of (B, n, d_model), which ``torch.matmul`` would copy at every step).
+        K and V are kept in the layouts the two products read them in: Kᵀ (B, h, d_head, n) and V
+        (B, h, n, d_head) contiguous. That is one copy now, instead of one at every later step: the
+        split into heads leaves a strided view of (B, n, d_model), which ``torch.matmul`` would copy
+        before each product. The products then run on the very operands the uncached layer hands
+        them, so a decoder with this cache computes bit for bit what it computes without one.
         """
         if not self.static:
             raise ValueError("store() is for the static cross-attention cache; a self-attention cache grows with append()")
         if self.k is not None:
             raise ValueError("this cross-attention cache is already filled: its K, V must not change during decoding")
-        self.k, self.v = k.contiguous(), v.contiguous()  # (B, h, n, d_head), row-major
+        self.k = k.transpose(-2, -1).contiguous().transpose(-2, -1)  # (B, h, n, d_head), Kᵀ contiguous
+        self.v = v.contiguous()  # (B, h, n, d_head)
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Append new rows (B, h, r, d_head) to a growing cache, which holds t rows; return all of K and V, (B, h, t + r, d_head).

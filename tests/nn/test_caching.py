@@ -529,7 +529,7 @@ def test_a_product_with_an_expanded_cache_copies_it_for_a_moment_and_folding_the
 
 
 def test_a_stored_cross_cache_is_read_in_place_by_the_products_of_every_later_step():
-    """store() keeps K, V contiguous, so no step after the first copies them before multiplying. The control:
+    """store() keeps Kᵀ and V contiguous, so no step after the first copies them before multiplying. The control:
     the same step with K, V left in the layout of the heads' split, a strided view, allocates a copy of both."""
     import copy
 
@@ -540,11 +540,11 @@ def test_a_stored_cross_cache_is_read_in_place_by_the_products_of_every_later_st
     bos = torch.ones(len(src), 1, dtype=torch.long)
     with torch.no_grad():
         net.decode(bos, memory, mask, caches, offset=0)
-    assert all(cross.k.is_contiguous() and cross.v.is_contiguous() for _, cross in caches)
+    assert all(cross.k.transpose(-2, -1).is_contiguous() and cross.v.is_contiguous() for _, cross in caches)
     strided = copy.deepcopy(caches)
     for _, cross in strided:  # (B, h, n, d_head) as a view of (B, n, h, d_head): how the heads' split leaves it
         cross.k, cross.v = (t.transpose(1, 2).contiguous().transpose(1, 2) for t in (cross.k, cross.v))
-        assert not cross.k.is_contiguous()
+        assert not cross.k.transpose(-2, -1).is_contiguous() and not cross.v.is_contiguous()
 
     def step(c):
         return allocated_bytes(lambda: net.decode(bos, None, mask, copy.deepcopy(c), offset=1))
