@@ -13,7 +13,8 @@ K, V are the same. Three ways to give them those K, V (``cross=``):
   "fold" — the cache keeps one copy per source, (B, h, n, d_head), and the attention layer treats the
            k beams of a source as k query rows of that source, (B, h, k, d_head)
            (:meth:`crossattn.nn.cache.KVCache.fold_beams`, :func:`crossattn.nn.layers.fold_beams`).
-           Nothing is copied but the small queries; works for any number of sources B.
+           Nothing is copied but the small queries and outputs of the cross-attention, (B·k, d_model) each;
+           works for any number of sources B.
   "view" — one source only: the (1, h, n, d_head) cache seen by the k beams through a stride-0 view,
            (k, h, n, d_head) (:meth:`crossattn.nn.cache.KVCache.expand_beams`). Nothing is stored twice,
            but ``torch.matmul`` copies a stride-0 batch into a temporary before multiplying, in every

@@ -140,7 +140,8 @@ def fold_beams(q: Tensor, beams: int) -> Tensor:
     source read the same cross-attention K, V, (B, h, n, d_head), so their scores are one product per
     source, (B, h, k, d_head) @ (B, h, d_head, n), which reads one stored copy of K and V. Afterwards
     ``out.transpose(1, 2).reshape(B·k, 1, d_model)`` unfolds the (B, h, k, d_head) output as it is.
-    Only the queries are copied. Beams that share a source sit at the same position, so a relative
+    Only the small queries (when B > 1) and outputs, (B·k, d_model) each, are copied, never K or V.
+    Beams that share a source sit at the same position, so a relative
     bias or a mask computed for one query row, (h, 1, n) or (B, 1, 1, n), broadcasts over the k rows.
     """
     rows, h, m, d_head = q.shape

@@ -461,7 +461,7 @@ def test_folding_the_beams_avoids_the_temporary_copies_of_the_stride_0_view():
     cfg, n = net.cfg, src.shape[1]
     allocated = {c: allocated_bytes(lambda c=c: beam_search(net, src, beams, steps, cross=c)) for c in BEAM_CROSS_MODES}
     temporaries = (steps - 1) * cfg.n_decoder_layers * 2 * beams * n * cfg.d_model * 8  # float64
-    query_copies = (steps - 1) * cfg.n_decoder_layers * beams * cfg.d_model * 8  # folding copies the k queries
+    query_copies = (steps - 1) * cfg.n_decoder_layers * beams * cfg.d_model * 8  # folding copies the k outputs back
     gap = allocated["view"] - allocated["fold"]
     assert abs(gap - (temporaries - query_copies)) <= 0.05 * temporaries  # exact on torch 2.13 CPU
     assert allocated["view"] > allocated["copy"]  # the view, counting its temporaries, allocates more than copies
@@ -553,3 +553,49 @@ def test_a_stored_cross_cache_is_read_in_place_by_the_products_of_every_later_st
         extra = step(strided) - step(caches)
     one_cross_cache = cache_bytes(net.cfg.n_decoder_layers, src.shape[1], 0, net.cfg.d_model, 8, len(src)).cross
     assert extra == one_cross_cache  # the strided layout copies K and V of every layer at every step
+
+
+@pytest.mark.parametrize("cross", ["fold", "view"])
+def test_after_step_0_folded_beams_copy_only_queries_and_a_view_copies_the_cache(cross, monkeypatch):
+    """What each step after the first copies (clone, contiguous): folded, only the small queries and outputs of the
+    cross-attention, (B·k, d_model) each, for B = 3 sources;
+    the stride-0 view (one source) copies its k beams' K and V in every layer."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Copies(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.sizes = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket.__name__ in ("clone", "_to_copy", "copy_"):
+                self.sizes.append(out.numel())
+            return out
+
+    net = model()
+    src = torch.randint(3, TASK.vocab_size, (3 if cross == "fold" else 1, 40),
+                        generator=torch.Generator().manual_seed(0))  # n = 40 ≫ k: K outweighs the queries
+    B, n = src.shape
+    beams, d = 4, net.cfg.d_model
+    seen = []
+    decode = net.decode
+
+    def spy(*args, **kwargs):
+        if kwargs.get("offset", 0) == 0:
+            return decode(*args, **kwargs)
+        with Copies() as copies:
+            out = decode(*args, **kwargs)
+        seen.append(copies.sizes)
+        return out
+
+    monkeypatch.setattr(net, "decode", spy)
+    beam_search(net, src, beams, steps=4, cross=cross)
+    one_source_kv = n * d  # K (or V) of one source, all heads, one layer
+    big = [[s for s in sizes if s >= one_source_kv] for sizes in seen]
+    if cross == "fold":
+        assert all(not b for b in big), "a folded step copied a cross-attention K or V"
+        assert all(sizes and set(sizes) == {B * beams * d} for sizes in seen)  # only queries and outputs, folded
+    else:
+        assert all(len(b) == 2 * net.cfg.n_decoder_layers for b in big)  # K and V, every layer, every step
+        assert all(s == beams * one_source_kv for b in big for s in b)
