@@ -19,6 +19,15 @@ The uncached variants compute the logits at every position of the re-run prefix 
 last, as :func:`crossattn.nn.decoding.greedy_decode` does; ``prefix_logits=False`` in
 :func:`cache_savings` counts instead an implementation that computes the last position's only.
 
+Bytes: decoding one token at a time is limited by memory traffic more than by arithmetic. The
+products of a step read every weight they use once, whatever the batch, but each sequence's caches in
+full: :func:`step_bytes` counts the bytes of the operands of every matrix product of a step (what the
+products must at least read), split into weights, cross-attention K, V, self-attention K, V and
+activations; :func:`measure_bytes_per_step` counts the same from the products PyTorch runs.
+
+Time: :func:`time_steps` times single decoding steps of each variant in interleaved rounds, in CPU
+time, so that the medians of their ratios can be compared on a shared, noisy machine.
+
 Shapes: B batch, n source length (padded), f tokens fed to the decoder at a step, d = d_model
 (chapter 2's d is the width of one head, here d_head), h heads of width d_head = d/h, L decoder
 layers, N_voc vocabulary size. With h heads of width d_head the products cost what one head of
@@ -26,12 +35,18 @@ width h·d_head costs, so h drops out of every count.
 """
 from __future__ import annotations
 
+import ast
+import difflib
+import inspect
 import os
 import sys
-from collections.abc import Callable
+import textwrap
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from fractions import Fraction
 
+import torch
 from torch import Tensor
 
 from ..core.cost import attention_flops
@@ -43,7 +58,8 @@ __all__ = [
     "DecodingFlops", "encoder_flops", "step_flops", "decoding_flops", "flops_polynomial",
     "measure_decoding_flops", "measure_flops_per_step", "cache_savings", "self_cache_wins_from",
     "CacheBytes", "cache_bytes", "PublishedConfig", "PUBLISHED_CONFIGS", "stored_bytes", "caches_stored_bytes",
-    "allocated_bytes",
+    "allocated_bytes", "StepBytes", "step_bytes", "measure_bytes_per_step", "decoder_parameters",
+    "weights_read_per_step", "time_steps", "forward_cache_diff",
 ]
 
 
@@ -351,3 +367,228 @@ def allocated_bytes(fn: Callable[[], object]) -> int:
         os.close(saved)
         os.close(devnull)
     return int(sum(e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage > 0))
+
+
+# -- bytes moved per step ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepBytes:
+    """Bytes read by the matrix products of one decoding step, split by what they read (chapter 5).
+
+    Each operand of each product is counted once: what the product must at least bring from memory.
+    A weight is read once per step whatever the batch; caches and activations once per sequence.
+    """
+
+    weights: int = 0  # every weight (and bias) a product of the step uses
+    cross_kv: int = 0  # the cross-attention K and V of the n source positions, every layer
+    self_kv: int = 0  # the self-attention K and V of the t + 1 target positions, every layer
+    activations: int = 0  # token states, queries, attention weights; the source states when projected
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+
+def step_bytes(cfg: ModelConfig, n: int, t: int, cache: str, batch: int = 1, dtype_bytes: int = 4) -> StepBytes:
+    """Bytes the matrix products of decoding step t of ``greedy_decode`` read (the encoder not included).
+
+    With f tokens fed (t + 1 without a self-attention cache, 1 with it) and P = t + 1 target
+    positions, per decoder layer and sequence (values; × dtype_bytes):
+
+      weights      W_Q, W_K, W_V, W_O of self-attention (4·d²), W_Q, W_O of cross-attention (2·d²),
+                   its W_K, W_V (2·d²) only when the source is projected (every step for "none", at
+                   t = 0 otherwise), the MLP (2·d·d_ff + d_ff + d with its biases); once per step and
+                   batch the output projection, N_voc·d
+      cross_kv     K and V of the n source positions: 2·n·d, read by Q Kᵀ and A V at every step
+      self_kv      K and V of the P target positions: 2·P·d
+      activations  9·f·d (inputs of the seven linear maps and the two queries) + h·f·P + h·f·n (the
+                   attention weights) + f·d_ff (the MLP's hidden layer) + 2·n·d (the source states,
+                   when projected); once per step the f·d inputs of the output projection
+
+    Element-wise work (softmax, norms, masks, additions) and copies are not counted, as in the FLOPs.
+    """
+    _check(cfg, n, cache, batch)
+    if t < 0:
+        raise ValueError(f"step t must be ≥ 0, got {t}")
+    if int(dtype_bytes) != dtype_bytes or dtype_bytes < 1:
+        raise ValueError(f"dtype_bytes must be a positive integer, got {dtype_bytes!r}")
+    d, L, h, d_ff = cfg.d_model, cfg.n_decoder_layers, cfg.h, cfg.d_ff
+    f = 1 if cache == "both" else t + 1  # tokens fed to the decoder at this step
+    P = t + 1  # target positions the self-attention reads
+    project = cache == "none" or t == 0  # the cross-attention projects the source at this step
+    per_layer_weights = 6 * d * d + 2 * d * d_ff + d_ff + d + (2 * d * d if project else 0)
+    per_layer_acts = 9 * f * d + h * f * P + h * f * n + f * d_ff + (2 * n * d if project else 0)
+    return StepBytes(
+        weights=dtype_bytes * (L * per_layer_weights + cfg.vocab_size * d),
+        cross_kv=dtype_bytes * batch * L * 2 * n * d,
+        self_kv=dtype_bytes * batch * L * 2 * P * d,
+        activations=dtype_bytes * batch * (L * per_layer_acts + f * d),
+    )
+
+
+_PRODUCTS = ("mm", "addmm", "bmm", "baddbmm", "mv", "addmv", "dot")
+
+
+def measure_bytes_per_step(model: EncoderDecoder, src: Tensor, steps: int, cache: str) -> list[int]:
+    """Bytes of the operands of every matrix product in each decoding step of ONE run of
+    ``greedy_decode(model, src, steps, cache)``: entry t is step t (the encoder not included).
+
+    A ``TorchDispatchMode`` sees every product PyTorch runs (mm, addmm, bmm, ...) and adds up
+    numel × element size of each of its tensor operands. src: (B, n).
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class OperandBytes(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            if func.overloadpacket.__name__ in _PRODUCTS:
+                self.total += sum(a.numel() * a.element_size() for a in args if isinstance(a, Tensor))
+            return func(*args, **(kwargs or {}))
+
+    per_step: list[int] = []
+    decode = model.decode
+
+    def counted(*args: object, **kwargs: object) -> Tensor:
+        with OperandBytes() as counter:
+            out = decode(*args, **kwargs)  # one decoding step
+        per_step.append(counter.total)
+        return out
+
+    model.decode = counted  # type: ignore[method-assign]  # an instance attribute shadows the method
+    try:
+        greedy_decode(model, src, steps, cache=cache)
+    finally:
+        del model.decode
+    return per_step
+
+
+def decoder_parameters(cfg: ModelConfig) -> int:
+    """Parameters the decoder of :class:`EncoderDecoder` uses: embedding, layers, final norm, output.
+
+    Per layer: self- and cross-attention 8·d² (6·d² with ``tie_kv``, whose W_K, W_V serve both, and
+    the encoder), three layer norms 6·d, the MLP 2·d·d_ff + d_ff + d, the relative bias table if any;
+    then the final norm 2·d, the embedding N_voc·d and the output projection N_voc·d (once if tied).
+    Tested against the parameters of real models.
+    """
+    d, L, d_ff = cfg.d_model, cfg.n_decoder_layers, cfg.d_ff
+    attention = (6 if cfg.tie_kv else 8) * d * d
+    relative = cfg.h * (2 * cfg.max_len + 1) if cfg.positions == "relative" else 0
+    per_layer = attention + 6 * d + 2 * d * d_ff + d_ff + d + relative
+    embeddings = cfg.vocab_size * d * (1 if cfg.tie_embeddings else 2)
+    return L * per_layer + 2 * d + embeddings
+
+
+def weights_read_per_step(cfg: ModelConfig, dtype_bytes: int = 2) -> int:
+    """Bytes of weights the products of one step with both caches read (t ≥ 1): every decoder weight but
+    the cross-attention W_K, W_V, which the cache made unnecessary after step 0 (and the norms, the
+    embedding table — one row per token — and the relative bias, which no product reads)."""
+    return step_bytes(cfg, 1, 1, "both", 1, dtype_bytes).weights
+
+
+# -- time ------------------------------------------------------------------------------------------------
+
+def time_steps(model: EncoderDecoder, src: Tensor, ts: Sequence[int], variants: dict[str, str],
+               rounds: int = 15) -> dict[tuple[str, int], list[float]]:
+    """CPU seconds of single greedy decoding steps: {(label, t): one time per round}.
+
+    ``variants`` maps a label to a cache mode ("none", "cross", "both"); two labels with the same
+    mode time the same thing twice, a control for the noise. For each step t in ``ts`` the state
+    before the step is prepared once (the prefix of t + 1 tokens; the caches filled up to step t),
+    and the step is timed again and again: a self-attention cache is restored after each call. In
+    each round every (label, t) runs once, in an order that alternates from round to round, so
+    that a slow moment of the machine hits every variant. CPU time (``time.process_time``) leaves
+    out the time other programs held the processor; with one thread it is the time this
+    computation took. Compare the variants by the medians of their per-round ratios.
+    """
+    if rounds < 1 or not ts or not variants:
+        raise ValueError(f"need rounds ≥ 1, some steps and some variants; got rounds={rounds}, ts={list(ts)}, "
+                         f"variants={variants}")
+    for mode in variants.values():
+        if mode not in CACHE_MODES:
+            raise ValueError(f"cache mode must be one of {CACHE_MODES}, got {mode!r}")
+    B = src.shape[0]
+    mask = model.source_mask(src)  # (B, n)
+    calls: dict[tuple[str, int], Callable[[], object]] = {}
+    with torch.no_grad():
+        memory = model.encode(src)
+        tokens, _ = greedy_decode(model, src, max(ts) + 1)  # (B, max(ts) + 1)
+        prefix = torch.cat([torch.ones(B, 1, dtype=torch.long, device=src.device), tokens], dim=1)
+        for t in ts:
+            if not 0 <= t < prefix.shape[1] - 1:
+                raise ValueError(f"step t must be ≥ 0, got {t}")
+            cross = model.new_caches(self_attn=False)
+            model.decode(prefix[:, :1], memory, mask, cross)  # fills the cross caches
+            both = model.new_caches()
+            for step in range(t):  # the self caches hold positions 0..t-1
+                model.decode(prefix[:, step:step + 1], memory if step == 0 else None, mask, both, offset=step)
+            for label, mode in variants.items():
+                calls[label, t] = _one_step(model, prefix, memory, mask, mode, t, cross, both)
+        for call in calls.values():
+            call()  # warm-up
+        times: dict[tuple[str, int], list[float]] = {key: [] for key in calls}
+        keys = list(calls)
+        for r in range(rounds):
+            for key in keys if r % 2 == 0 else keys[::-1]:
+                start = time.process_time()
+                calls[key]()
+                times[key].append(time.process_time() - start)
+    return times
+
+
+def _one_step(model: EncoderDecoder, prefix: Tensor, memory: list[Tensor], mask: Tensor, mode: str, t: int,
+              cross: list, both: list) -> Callable[[], object]:
+    """Step t of decoding in the given mode, as a function that leaves every cache as it found it."""
+    if mode == "none":
+        return lambda: model.decode(prefix[:, :t + 1], memory, mask)  # the whole prefix, the source again
+    if mode == "cross":
+        return lambda: model.decode(prefix[:, :t + 1], None, mask, cross)  # the whole prefix
+
+    def step() -> Tensor:
+        saved = [(s.k, s.v) for s, _ in both]
+        out = model.decode(prefix[:, t:t + 1], memory if t == 0 else None, mask, both, offset=t)
+        for (s, c), (k, v) in zip(both, saved):
+            s.k, s.v = k, v  # undo the appended row
+            if t == 0:
+                c.k = c.v = None  # step 0 filled the cross cache: empty it again
+        return out
+
+    return step
+
+
+# -- the code of the cache --------------------------------------------------------------------------
+
+def forward_cache_diff() -> str:
+    """``MultiheadAttention.forward`` as a diff against the same forward without a cache (chapter 5).
+
+    Read from the package's source, so that a page showing it cannot drift from the code. The
+    docstring is left out. The forward without a cache is the same source with the ``cache``
+    argument removed and the ``if cache is None: ... else: ...`` statement (and the beam folding that
+    follows it) replaced by its first branch: K and V projected at every call, as in chapter 4.
+    Lines the cache adds start with ``+``, the line it replaces with ``-``, the others with a space.
+    """
+    from ..nn.layers import MultiheadAttention
+
+    after = textwrap.dedent(inspect.getsource(MultiheadAttention.forward)).splitlines()
+    fn = ast.parse("\n".join(after)).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    first = fn.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        after = after[:first.lineno - 1] + after[first.end_lineno:]  # drop the docstring
+        fn = ast.parse("\n".join(after)).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+    branch = next((s for s in fn.body if isinstance(s, ast.If) and ast.unparse(s.test) == "cache is None"), None)
+    if branch is None:
+        raise ValueError("MultiheadAttention.forward has no `if cache is None:` statement to diff")
+    end = branch.end_lineno
+    following = fn.body[fn.body.index(branch) + 1]
+    if isinstance(following, ast.If) and "cache.beams" in ast.unparse(following.test):
+        end = following.end_lineno  # the beam folding belongs to the cache too
+    indent = " " * branch.col_offset
+    plain = [indent + line.strip() for line in after[branch.body[0].lineno - 1:branch.body[-1].end_lineno]]
+    before = after[:branch.lineno - 1] + plain + after[end:]
+    before = [line for line in before if not line.strip().startswith("cache: KVCache")]
+    diff = difflib.unified_diff(before, after, lineterm="", n=len(after))
+    return "\n".join(line for line in diff if not line.startswith(("---", "+++", "@@")))

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .cache import KVCache
 
-__all__ = ["MultiheadAttention", "RelativePositionBias", "FeedForward", "EncoderLayer", "DecoderLayer"]
+__all__ = ["MultiheadAttention", "RelativePositionBias", "FeedForward", "EncoderLayer", "DecoderLayer", "fold_beams"]
 
 
 class RelativePositionBias(nn.Module):
@@ -89,35 +89,67 @@ class MultiheadAttention(nn.Module):
         mask: bool, broadcastable to (B, h, m, n) — e.g. (m, n), (B, 1, n) or (B, 1, m, n) — True = may attend.
         cache: for a *static* cache (cross-attention) K, V of ``s`` are computed on the first call
         and reused after (``s`` may then be None); for a *growing* cache (self-attention) the
-        K, V of the new tokens x are appended and the queries attend over everything cached.
+        K, V of the new tokens x are appended and the queries attend over everything cached
+        (chapter 5). A static cache marked for k beams (:meth:`KVCache.fold_beams`) holds one copy
+        per source while x holds k beams per source, (B·k, 1, d_model): the beams are folded into
+        the query axis (:func:`fold_beams`), and ``last_weights`` is then (B, h, k, n).
         offset: position of the first query (used by the relative bias during incremental decoding).
         """
         if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (B, m, d_model={self.d_model}), got {tuple(x.shape)}")
+            raise ValueError("x must have shape (B, m, d_model="
+                             f"{self.d_model}), got {tuple(x.shape)}")
         B, m, _ = x.shape
         q = self._split(self.w_q(x))  # (B, h, m, d_head)
-        if cache is None:
-            k, v = self.project_kv(x if s is None else s)  # (B, h, n, d_head) each
-        elif cache.static:
+        if cache is None:  # K, V of all of s (or x), at every call
+            k, v = self.project_kv(x if s is None else s)
+        elif cache.static:  # cross-attention: K, V of s once, kept
             if cache.k is None:
                 if s is None:
-                    raise ValueError("an empty cross-attention cache needs the source states s")
-                cache.store(*self.project_kv(s))
-            k, v = cache.k, cache.v  # computed once per source, reused at every step
-        else:
-            k, v = cache.append(*self.project_kv(x if s is None else s))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, h, m, d_head) @ (B, h, d_head, n) -> (B, h, m, n)
-        if self.relative_bias is not None:
-            scores = scores + self.relative_bias(m, k.shape[-2], offset)  # + (h, m, n)
+                    raise ValueError("an empty cross-attention cache "
+                                     "needs the source states s")
+                cache.store(*self.project_kv(s))  # (B, h, n, d_head)
+            k, v = cache.k, cache.v  # the same at every step
+        else:  # self-attention: add the new rows, then read them all
+            new_k, new_v = self.project_kv(x if s is None else s)
+            k, v = cache.append(new_k, new_v)  # (B, h, t + m, d_head)
+        if cache is not None and cache.beams > 1:  # beam search
+            q = fold_beams(q, cache.beams)  # (B/k, h, k, d_head)
+        # (B, h, m, d_head) @ (B, h, d_head, n) -> (B, h, m, n)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
+        if self.relative_bias is not None:  # chapter 6: + (h, m, n)
+            n = k.shape[-2]  # key positions
+            scores = scores + self.relative_bias(m, n, offset)
         if mask is not None:
             if mask.dtype != torch.bool:
-                raise ValueError(f"mask must be boolean (True = may attend), got {mask.dtype}")
+                raise ValueError("mask must be boolean (True = may "
+                                 f"attend), got {mask.dtype}")
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)  # (B, h, m, n)
-        weights = torch.nan_to_num(weights, nan=0.0)  # a fully blocked row: zeros, not NaN
+        weights = torch.nan_to_num(weights, nan=0.0)  # blocked row: 0
         self.last_weights = weights.detach()
-        out = (weights @ v).transpose(1, 2).reshape(B, m, self.d_model)  # (B, h, m, d_head) -> (B, m, d_model)
+        out = weights @ v  # (B, h, m, d_head)
+        out = out.transpose(1, 2)  # (B, m, h, d_head)
+        out = out.reshape(B, m, self.d_model)  # (B, m, d_model)
         return self.w_o(out)
+
+
+def fold_beams(q: Tensor, beams: int) -> Tensor:
+    """Queries of k = ``beams`` beams per source as k query rows of that source (chapter 5).
+
+    q: (B·k, h, 1, d_head), the beams of each source consecutive -> (B, h, k, d_head). All beams of a
+    source read the same cross-attention K, V, (B, h, n, d_head), so their scores are one product per
+    source, (B, h, k, d_head) @ (B, h, d_head, n), which reads one stored copy of K and V. Afterwards
+    ``out.transpose(1, 2).reshape(B·k, 1, d_model)`` unfolds the (B, h, k, d_head) output as it is.
+    Only the small queries (when B > 1) and outputs, (B·k, d_model) each, are copied, never K or V.
+    Beams that share a source sit at the same position, so a relative
+    bias or a mask computed for one query row, (h, 1, n) or (B, 1, 1, n), broadcasts over the k rows.
+    """
+    rows, h, m, d_head = q.shape
+    if m != 1 or rows % beams:
+        raise ValueError(f"folding {beams} beams needs one query per beam and a batch of B·{beams} rows, "
+                         f"got q of shape {tuple(q.shape)}")
+    q = q.reshape(rows // beams, beams, h, d_head)  # (B, k, h, d_head)
+    return q.transpose(1, 2)  # (B, h, k, d_head)
 
 
 class FeedForward(nn.Module):
