@@ -7,6 +7,7 @@ A task returns a list of (source, target) pairs of token-id lists (no BOS/EOS);
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -14,8 +15,13 @@ from torch import Tensor
 
 from .tokens import BOS, EOS, FIRST_SYMBOL, PAD
 
-__all__ = ["PAD", "BOS", "EOS", "FIRST_SYMBOL", "Batch", "to_batch", "ToyTranslation", "sequence_task", "SEQUENCE_TASKS"]
+__all__ = ["PAD", "BOS", "EOS", "FIRST_SYMBOL", "Batch", "to_batch", "ToyTranslation", "sequence_task", "SEQUENCE_TASKS",
+           "held_out", "sequence_split"]
 
+
+
+#: (source, target) pairs of token-id lists, no BOS/EOS.
+Pairs = list[tuple[list[int], list[int]]]
 
 
 @dataclass
@@ -122,6 +128,38 @@ class ToyTranslation:
         return pairs
 
 
+    def split(self, n_train: int, n_test: int, seed: int = 0) -> tuple[Pairs, Pairs]:
+        """(training pairs, held-out pairs): no held-out source occurs among the training sources.
+
+        The training pairs are ``sample(n_train, seed)``; the held-out pairs are drawn from seed + 1,
+        skipping every source the training set holds (see :func:`held_out`). Two samples from two
+        seeds are not disjoint by themselves: short sources repeat.
+        """
+        train = self.sample(n_train, seed)
+        return train, held_out(train, lambda count, s: self.sample(count, s), n_test, seed + 1)
+
+
+def held_out(train: Pairs, sample: Callable[[int, int], Pairs], count: int, seed: int, max_rounds: int = 50) -> Pairs:
+    """``count`` pairs from ``sample(·, seed)``, ``sample(·, seed + 1)``, … whose sources are not in ``train``.
+
+    Test sets of the course are disjoint from their training sets by construction: a source seen in
+    training never appears in a held-out set (a repeated source would let memorisation pass as
+    generalisation). Duplicates within the held-out set are kept, as a fresh sample would keep them.
+    Raises ValueError when ``max_rounds`` draws of ``count`` pairs cannot supply enough unseen sources
+    (the task has too few distinct sources for the training set asked for).
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    seen = {tuple(src) for src, _ in train}
+    kept: Pairs = []
+    for round_ in range(max_rounds):
+        kept += [(src, tgt) for src, tgt in sample(count, seed + round_) if tuple(src) not in seen]
+        if len(kept) >= count:
+            return kept[:count]
+    raise ValueError(f"only {len(kept)} of {count} held-out pairs have a source the training set does not hold "
+                     f"after {max_rounds} draws: the task has too few distinct sources")
+
+
 SEQUENCE_TASKS = ("copy", "reverse", "sort", "random")
 
 
@@ -145,3 +183,14 @@ def sequence_task(kind: str, count: int, length: int, n_symbols: int, seed: int)
         t = {"copy": list(s), "reverse": s[::-1], "sort": sorted(s), "random": None}[kind]
         pairs.append((s, seq() if t is None else t))
     return pairs
+
+
+def sequence_split(kind: str, n_train: int, n_test: int, length: int, n_symbols: int,
+                   seed: int = 0) -> tuple[Pairs, Pairs]:
+    """(training pairs, held-out pairs) of a sequence task, no held-out source among the training sources.
+
+    The training pairs are ``sequence_task(kind, n_train, length, n_symbols, seed)``; the held-out ones
+    come from seed + 1 onwards (:func:`held_out`).
+    """
+    train = sequence_task(kind, n_train, length, n_symbols, seed)
+    return train, held_out(train, lambda count, s: sequence_task(kind, count, length, n_symbols, s), n_test, seed + 1)

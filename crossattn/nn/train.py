@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import PAD, Batch, to_batch
+from .data import Batch, to_batch
 from .model import EncoderDecoder
+from .tokens import EOS, PAD
 
 __all__ = ["TrainConfig", "History", "sequence_loss", "optimise", "train", "token_accuracy", "seed_everything"]
 
@@ -83,10 +84,16 @@ def train(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]], cfg: 
 
 
 @torch.no_grad()
-def token_accuracy(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]]) -> float:
-    """Teacher-forced accuracy: the fraction of non-padding target tokens (EOS included) predicted right."""
+def token_accuracy(model: EncoderDecoder, pairs: list[tuple[list[int], list[int]]], count_eos: bool = False) -> float:
+    """Teacher-forced accuracy: the fraction of target tokens predicted right.
+
+    EOS is left out unless ``count_eos``: in tasks of a fixed length it is trivially predictable and
+    would inflate the accuracy (with 6 tokens + EOS, a model that gets only EOS right scores 1/7).
+    """
     model.eval()
     batch = to_batch(pairs)
     pred = model(batch.src, batch.tgt_in).argmax(-1)  # (B, m)
-    real = batch.tgt_out != PAD
+    real = batch.tgt_out != PAD  # (B, m)
+    if not count_eos:
+        real &= batch.tgt_out != EOS
     return (pred[real] == batch.tgt_out[real]).float().mean().item()

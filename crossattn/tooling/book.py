@@ -8,13 +8,40 @@ chapter ``chapters/NN_name`` launches its lab ``notebooks/NN_name.ipynb`` instea
 
 A page computed from other files (the instructor guide) is re-read and re-run when one of them
 changes, not only when its own source does.
+
+The ``{course-times}`` directive, placed right after a chapter's title, states how long the page
+takes to read (its core path and its "Going further" sections) and how long its lab takes a learner,
+computed by :mod:`crossattn.tooling.pagetimes` from the page and the lab themselves.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from .pagetimes import count_lab, count_page, times_sentence
+
+
+class CourseTimes(SphinxDirective):
+    """``{course-times}``: the reading time of this page and the working time of its lab, computed."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        source = Path(self.env.doc2path(self.env.docname))
+        page = count_page(source.read_text(encoding="utf-8"))
+        name = self.env.docname.rsplit("/", 1)[-1]
+        lab_path = Path(self.env.srcdir) / "notebooks" / f"{name}.ipynb"
+        lab = None
+        if lab_path.exists():
+            self.env.note_dependency(str(lab_path))
+            lab = count_lab(lab_path)
+        paragraph = nodes.paragraph(classes=["course-times"])
+        paragraph += nodes.emphasis(text=times_sentence(page, lab))
+        return [paragraph]
 
 
 def _chapter_to_lab(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -65,6 +92,7 @@ def _note_data_dependencies(app: Sphinx, docname: str, source: list[str]) -> Non
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("course-times", CourseTimes)
     app.connect("source-read", _note_data_dependencies)
     # The theme adds its launch buttons at priority 501; rewrite them just after.
     app.connect("html-page-context", _chapter_to_lab, priority=502)

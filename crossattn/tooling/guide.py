@@ -89,7 +89,8 @@ _OBJECTIVES_OPEN = re.compile(r"^(?P<fence>:{3,}|`{3,})\{admonition\}\s*Learning
 def learning_objectives(text: str, where: str = "chapter") -> tuple[str, list[str]]:
     """The lead sentence and the bullets of the "Learning objectives" admonition at the top of a chapter.
 
-    The admonition must come right after the ``# N. Title`` line (blank lines aside). A bullet may
+    The admonition must come right after the ``# N. Title`` line (blank lines and the page's
+    ``{course-times}`` directive aside). A bullet may
     run over several lines; its lines are joined with single spaces.
     """
     body = _body(text)
@@ -100,7 +101,8 @@ def learning_objectives(text: str, where: str = "chapter") -> tuple[str, list[st
     opening = _OBJECTIVES_OPEN.search(rest)
     if not opening:
         raise GuideError(f"{where}: no ':::{{admonition}} Learning objectives' block")
-    if rest[:opening.start()].strip():
+    between = re.sub(r"^(`{3,})\{course-times\}\s*\n\1\s*$", "", rest[:opening.start()], flags=re.M)
+    if between.strip():  # only the page's reading times may sit between the title and the objectives
         raise GuideError(f"{where}: the learning objectives must come right after the title, at the top of the page")
     fence = opening.group("fence")
     closing = re.search(rf"^{re.escape(fence)}\s*$", rest[opening.end():], flags=re.M)

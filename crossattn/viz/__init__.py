@@ -5,5 +5,6 @@ wiring (chapter 4), curves (chapter 7), images (chapter 8); widgets is what ever
 and the list of them all. ipywidgets is imported only when a widget is built.
 """
 from .plotting import plot_attention
+from .show import show
 
-__all__ = ["plot_attention"]
+__all__ = ["plot_attention", "show"]

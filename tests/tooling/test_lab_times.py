@@ -166,6 +166,46 @@ def test_measure_runs_each_lab_without_writing_it(capsys, tmp_path):
     assert stored["machine"]["cores"] >= 1 and stored["machine"]["python"].count(".") == 2
     assert datetime.date.fromisoformat(stored["date"])
     assert "course total" in out
+    row = stored["labs"][0]
+    assert row["floor"] == "numpy, pyplot" and row["floor_seconds"] > 0
+    assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"], rel=0.05)
+
+
+def test_only_retimes_one_lab_and_keeps_the_others(capsys, tmp_path):
+    folder = tiny_course(tmp_path, "import torch\nx = 1")
+    out_file = tmp_path / "times.json"
+    stored = {"date": "2026-01-01", "machine": {}, "load_average": {"before": None}, "total_seconds": 12.0,
+              "labs": [{"lab": "01_tiny.ipynb", "number": 1, "seconds": 9.0},
+                       {"lab": "02_other.ipynb", "number": 2, "seconds": 3.0}]}
+    out_file.write_text(json.dumps(stored))
+    code, out, _ = run_main(capsys, folder, "--out", out_file, "--only", "1")
+    assert code == 0, out
+    merged = load_report(out_file)
+    assert [r["lab"] for r in merged["labs"]] == ["01_tiny.ipynb", "02_other.ipynb"]
+    assert merged["labs"][1] == stored["labs"][1]  # untouched
+    assert merged["labs"][0]["seconds"] != 9.0 and merged["labs"][0]["floor"] == "numpy, pyplot, torch"
+    assert merged["partial"] == {"retimed": ["01_tiny.ipynb"], "earlier_run": "2026-01-01"}
+    assert merged["total_seconds"] == pytest.approx(merged["labs"][0]["seconds"] + 3.0, abs=0.1)
+
+
+def test_only_needs_a_report_to_update_and_a_lab_that_exists(capsys, tmp_path):
+    folder = tiny_course(tmp_path, "x = 1")
+    code, _, err = run_main(capsys, folder, "--out", tmp_path / "none.json", "--only", "1")
+    assert code == 2 and "does not exist: time every lab first" in err
+    (tmp_path / "t.json").write_text(json.dumps({"date": "d", "machine": {}, "load_average": {"before": None},
+                                                 "total_seconds": 1, "labs": [{"lab": "01_tiny.ipynb", "number": 1,
+                                                                              "seconds": 1}]}))
+    code, _, err = run_main(capsys, folder, "--out", tmp_path / "t.json", "--only", "7")
+    assert code == 2 and "no lab numbered 07" in err
+
+
+def test_a_slow_numpy_lab_is_named_by_its_ratio_to_the_floor():
+    row = {"lab": "01_x.ipynb", "number": 1, "seconds": 9.0, "floor": "numpy, pyplot", "floor_seconds": 2.0,
+           "ratio_to_floor": 4.5}
+    report = {"labs": [row]}
+    assert violations(report) == ["01_x.ipynb took 4.5× its floor (numpy, pyplot); labs 1–3 must stay within 4×"]
+    assert violations({"labs": [dict(row, ratio_to_floor=3.9)]}) == []
+    assert violations({"labs": [dict(row, number=4, lab="04_x.ipynb")]}) == []  # the ratio binds labs 1–3
 
 
 def test_a_lab_whose_cell_raises_is_bad_input(tmp_path):
