@@ -2,20 +2,21 @@
 
 The registry (crossattn/checks/exercises/labNN.py) lists each exercise, its checker and the keys of
 its hints. Each tests/checks/test_labNN.py holds the lab's table, ``MISTAKES = {exercise id: {key:
-student-like function, or a tuple of them}}``, and its special cases. Here, for every exercise:
+student-like function, or a tuple of them}}``, runs it with the one test of tests/checks/conventions.py
+(each named mistake fails with its own hint, by key, and the message names the exercise), and keeps
+its special cases. Here, once for every exercise:
 
 - the registry agrees with the lab: its heading, its check cell, the function the cell passes;
 - the lab's own solution passes with one ✓ line; the student version's stub (made by the student
   tool from that very solution cell) fails with the "stub" hint, naming NotImplementedError; a
   value passed instead of a function gets the "not_function" hint;
-- each named mistake of the table fails with its own hint, by key, and the message names the
-  exercise;
-- no dead hints: every key of the registry is raised by at least one entry of its lab's table, and
-  every key of a table exists in the registry; every key a checker passes to ``fail`` as a literal
-  exists too.
+- no dead hints: every key of the registry is raised by at least one entry of its lab's table, every
+  key of a table exists in the registry, and every lab file runs its table; every key a checker
+  passes to ``fail`` as a literal exists too.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 
@@ -24,6 +25,7 @@ import pytest
 from crossattn.checks import CheckFailed, registry
 from crossattn.tooling.labs import CHECK_TAG, SOLUTION_TAG, read_notebook, tags
 from crossattn.tooling.student import stub_source
+from tests.checks.conventions import checker, entries
 from tests.helpers import LABS, ROOT
 
 EXERCISE_HEADING = re.compile(r"^## Exercise (\d+\.\d+):\s*(.+?)\s*$", flags=re.M)
@@ -35,10 +37,15 @@ def lab_path(number: int):
     return matches[0]
 
 
+@functools.cache
+def lab_notebook(number: int):
+    return read_notebook(lab_path(number))
+
+
 def lab_cells(number: int) -> list[tuple[str, str, str]]:
     """(exercise id, heading title, check cell source) of each check cell of lab ``number``, in order."""
     found, heading = [], None
-    for cell in read_notebook(lab_path(number)).cells:
+    for cell in lab_notebook(number).cells:
         if cell.cell_type == "markdown":
             match = EXERCISE_HEADING.search(cell.source)
             if match:
@@ -49,37 +56,22 @@ def lab_cells(number: int) -> list[tuple[str, str, str]]:
     return found
 
 
+@functools.cache
 def namespace(number: int, stub: bool) -> dict:
     """The names the solution cells of lab ``number`` define: the reference, or the student's stubs."""
     names: dict = {}
     path = lab_path(number)
-    for cell in read_notebook(path).cells:
+    for cell in lab_notebook(number).cells:
         if SOLUTION_TAG in tags(cell):
             exec(compile(stub_source(cell.source) if stub else cell.source, path.name, "exec"), names)  # noqa: S102
     return names
 
 
-def table(number: int) -> dict[str, dict]:
-    return importlib.import_module(f"tests.checks.test_lab{number:02d}").MISTAKES
-
-
-def entries():
-    """(exercise, key, student function) for every entry of every lab's table."""
-    for number in registry.labs():
-        for exercise_id, mistakes in table(number).items():
-            for key, functions in mistakes.items():
-                for fn in functions if isinstance(functions, tuple) else (functions,):
-                    yield pytest.param(exercise_id, key, fn, id=f"{exercise_id}-{key}-{fn.__name__}")
+def lab_tests(number: int):
+    return importlib.import_module(f"tests.checks.test_lab{number:02d}")
 
 
 EXERCISES = [pytest.param(ex, id=f"{ex.id}-{ex.function}") for ex in registry.exercises()]
-ENTRIES = list(entries())
-
-
-def checker(ex):
-    import crossattn.checks
-
-    return getattr(crossattn.checks, ex.checker)
 
 
 def raised(ex, fn, capsys=None) -> CheckFailed:
@@ -139,21 +131,18 @@ def test_a_value_instead_of_a_function_is_refused(ex):
     assert str(err) == f"{ex.label}: pass your function itself (without calling it), got int"
 
 
-# ---------------------------------------------------------------------------- the named mistakes
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaN and overflow mistakes warn, as for a student
-@pytest.mark.parametrize("exercise_id, key, fn", ENTRIES)
-def test_each_named_mistake_gets_its_own_hint(exercise_id, key, fn, capsys):
-    ex = registry.exercise(exercise_id)
-    err = raised(ex, fn, capsys)
-    assert (err.exercise, err.key) == (ex.id, key), f"{fn.__name__} got {err.key!r}: {err}"
-    assert str(err).startswith(f"{ex.label}: ") and str(err) == f"{ex.label}: {err.text}"
+# ---------------------------------------------------------------------------- no dead hints
 
 
 @pytest.mark.parametrize("number", registry.labs())
 def test_no_dead_hints_every_key_is_raised_by_the_table(number):
-    mistakes = table(number)
+    module = lab_tests(number)
+    mistakes = module.MISTAKES
+    runner = getattr(module, "test_each_named_mistake_gets_its_own_hint", None)
+    assert runner is not None and runner.__module__ == "tests.checks.conventions", \
+        f"{module.__name__} must run its table: test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)"
+    params = next(m for m in runner.pytestmark if m.name == "parametrize").args[1]
+    assert len(params) == len(list(entries(mistakes))), "the runner runs the lab's own table"
     assert set(mistakes) <= {ex.id for ex in registry.lab(number)}, "the table names exercises of its lab only"
     for ex in registry.lab(number):
         covered = set(mistakes.get(ex.id, {}))
@@ -168,7 +157,7 @@ def test_every_generic_hint_is_raised_somewhere():
     from crossattn.tooling import guide
 
     covered = {"stub", "not_function"}  # the tests above
-    covered |= {key for number in registry.labs() for mistakes in table(number).values() for key in mistakes}
+    covered |= {key for number in registry.labs() for _, key, _ in entries(lab_tests(number).MISTAKES)}
     covered |= {hint.key for hint in guide.generic_hints()}
     assert set(registry.GENERIC) <= covered, sorted(set(registry.GENERIC) - covered)
 

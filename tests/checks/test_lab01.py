@@ -1,8 +1,8 @@
 """Lab 1's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it; tests/checks/test_all_labs.py feeds every
-entry of ``MISTAKES`` to its checker and expects the hint of its key, and runs the lab's own
-solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from crossattn.checks import (
     check_relevance,
     check_softmax,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 CHECKERS = {
@@ -391,6 +392,8 @@ MISTAKES = {
         "wrong": align_nearest,
     },
 }
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
 # ---------------------------------------------------------------------------- special cases

@@ -1,8 +1,8 @@
 """Lab 2's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it, as a whole function;
-tests/checks/test_all_labs.py feeds every entry of ``MISTAKES`` to its checker and expects the hint
-of its key, and runs the lab's own solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import crossattn
 from crossattn import softmax as package_softmax
 from crossattn.checks import (
     CheckFailed,
-    check_attention,
     check_attention_flops,
     check_masked_attention,
     check_padding_mask,
     check_scores,
     check_split_heads,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -532,6 +532,8 @@ MISTAKES = {
     },
 }
 
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES, one_line=True)
+
 
 # --- special cases ----------------------------------------------------------------------------------
 
@@ -549,17 +551,6 @@ def _message(checker, mistake):
     with _quiet(), pytest.raises(CheckFailed) as info:
         checker(mistake)
     return str(info.value)
-
-
-CHECKERS = {"2.1": check_scores, "2.2": check_attention, "2.3": check_padding_mask, "2.4": check_masked_attention,
-            "2.5": check_split_heads, "2.6": check_attention_flops}
-
-
-def test_lab_2s_hints_are_one_line():
-    for exercise_id, mistakes in MISTAKES.items():
-        for functions in mistakes.values():
-            for mistake in functions if isinstance(functions, tuple) else (functions,):
-                assert "\n" not in _message(CHECKERS[exercise_id], mistake), mistake.__name__
 
 
 @pytest.mark.parametrize("checker, mistake, shown", [

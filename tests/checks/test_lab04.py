@@ -1,8 +1,8 @@
 """Lab 4's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it; tests/checks/test_all_labs.py feeds every
-entry of ``MISTAKES`` to its checker and expects the hint of its key, and runs the lab's own
-solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from crossattn.checks import (
     check_honest_loss,
     check_source_influence,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 PAD = 0
@@ -532,6 +533,8 @@ MISTAKES = {
         "wrong": influence_total,
     },
 }
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
 # ---------------------------------------------------------------------------- special cases

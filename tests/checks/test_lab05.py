@@ -1,8 +1,8 @@
 """Lab 5's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it, as a whole function;
-tests/checks/test_all_labs.py feeds every entry of ``MISTAKES`` to its checker and expects the hint
-of its key, and runs the lab's own solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from crossattn.checks import (
     check_self_attention_step,
     check_share_across_beams,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -583,20 +584,10 @@ MISTAKES = {
     },
 }
 
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES, one_line=True)
+
 
 # --- special cases ----------------------------------------------------------------------------------
-
-CHECKERS = {"5.1": check_cache_bytes, "5.2": check_self_attention_step, "5.3": check_cross_attention_step,
-            "5.4": check_self_attention_flops, "5.5": check_share_across_beams}
-
-
-def test_lab_5s_hints_are_one_line():
-    for exercise_id, mistakes in MISTAKES.items():
-        for functions in mistakes.values():
-            for mistake in functions if isinstance(functions, tuple) else (functions,):
-                with pytest.raises(CheckFailed) as info:
-                    CHECKERS[exercise_id](mistake)
-                assert "\n" not in str(info.value), mistake.__name__
 
 
 def test_a_softmax_over_the_query_is_not_called_an_inverted_mask():

@@ -1,8 +1,8 @@
 """Lab 6's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it, as a whole function;
-tests/checks/test_all_labs.py feeds every entry of ``MISTAKES`` to its checker and expects the hint
-of its key, and runs the lab's own solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 
 from crossattn.checks import check_permutation_gap
+from tests.checks.conventions import named_mistakes_test
 
 # --- named mistakes, one small student-like function each --------------------------------------
 
@@ -318,6 +319,8 @@ MISTAKES = {
         "wrong": multiset_eos_among_the_remaining,
     },
 }
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
 # --- special cases ----------------------------------------------------------------------------------

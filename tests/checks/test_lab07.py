@@ -1,8 +1,8 @@
 """Lab 7's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it, as a whole function;
-tests/checks/test_all_labs.py feeds every entry of ``MISTAKES`` to its checker and expects the hint
-of its key, and runs the lab's own solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from crossattn.checks import (
     check_kv_saving,
     check_share_kv,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -471,6 +472,8 @@ MISTAKES = {
         "wrong": p_z_test,
     },
 }
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
 # --- special cases ----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Lab 8's checkers: the table of named mistakes, and the special cases.
 
-Each mistake is written the way a student would write it, as a whole function;
-tests/checks/test_all_labs.py feeds every entry of ``MISTAKES`` to its checker and expects the hint
-of its key, and runs the lab's own solutions and stubs.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from crossattn.checks import (
     check_patchify,
     check_retrieve,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -524,6 +525,8 @@ MISTAKES = {
         "wrong_mla": cache_mla_with_queries,
     },
 }
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
 # --- special cases ----------------------------------------------------------------------------------
