@@ -30,7 +30,9 @@ from .core.numerics import entropy, softmax
 from .core.spotlight import (
     effective_keys,
     focus_sweep,
+    init_attention_stats,
     jacobian_norm,
+    query_gradient_norm,
     random_attention_stats,
     score_gap,
     softmax_with_temperature,
@@ -47,7 +49,7 @@ __all__ = [
     "split_heads", "merge_heads", "Projections", "multihead_attention",
     "attention_flops", "score_entries", "median_time", "loglog_slope",
     "softmax_with_temperature", "temperature_sweep", "effective_keys", "focus_sweep", "uniform_query",
-    "jacobian_norm", "random_attention_stats",
+    "jacobian_norm", "random_attention_stats", "query_gradient_norm", "init_attention_stats",
     "gaussian_kernel_scores", "nadaraya_watson", "kernel_as_attention", "joint_gaussian",
     "bandwidth_sweep", "gaussian_conditional_variance", "variance_removed",
     "score_gap", "top_weight_bounds", "train_retrieval",

@@ -7,8 +7,11 @@ entropy :func:`crossattn.entropy` measures how wide the spotlight is: 0 nats on 
 * temperature: :func:`softmax_with_temperature`, :func:`temperature_sweep`;
 * focus and the score gap: :func:`score_gap`, :func:`top_weight_bounds`, :func:`focus_sweep`;
 * the uniform cases: :func:`key_differences`, :func:`orthogonal_query`, :func:`uniform_query`;
-* why √d: :func:`softmax_jacobian`, :func:`jacobian_norm`, :func:`random_attention_stats`, and
-  :func:`train_retrieval`, which shows that training can still grow the scores after the √d.
+* why √d: :func:`softmax_jacobian`, :func:`jacobian_norm`, :func:`query_jacobian`,
+  :func:`query_gradient_norm`, :func:`random_attention_stats` (what reaches the query, with and
+  without the √d), :func:`linear_init`, :func:`init_attention_stats` (the scores that PyTorch's
+  default ``nn.Linear`` initialisation gives, sampled in NumPy), and :func:`train_retrieval`,
+  which shows that training can still grow the scores after the √d.
 
 Shapes follow the course notation: a query q is (d,), keys k are (n, d), scores are (..., n).
 Nothing here re-implements the softmax or the entropy: both come from :mod:`crossattn.numerics`.
@@ -28,7 +31,8 @@ __all__ = [
     "softmax_with_temperature", "temperature_sweep", "effective_keys",
     "score_gap", "top_weight_bounds", "FocusSweep", "focus_sweep",
     "key_differences", "orthogonal_query", "uniform_query",
-    "softmax_jacobian", "jacobian_norm", "SpotlightStats", "random_attention_stats",
+    "softmax_jacobian", "jacobian_norm", "query_jacobian", "query_gradient_norm",
+    "SpotlightStats", "random_attention_stats", "linear_init", "InitStats", "init_attention_stats",
     "TrainingTrace", "train_retrieval",
 ]
 
@@ -284,18 +288,76 @@ def jacobian_norm(p: ArrayLike) -> NDArray[np.floating]:
     return np.sqrt(np.maximum(s2 - 2 * s3 + s2**2, 0.0))
 
 
+def _weights_and_keys(p: ArrayLike, k: ArrayLike) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+    """Weights (..., n) and keys (..., n, d) whose n agree, or a ValueError naming both shapes."""
+    a, keys = _as_float_array(p, "p"), _as_float_array(k, "k")
+    _check_axis(a, -1, "p")
+    if keys.ndim < 2 or keys.shape[-2] != a.shape[-1]:
+        raise ValueError(
+            f"k must be keys of shape (..., n, d) with the n={a.shape[-1]} of the weights p, "
+            f"got p of shape {a.shape} and k of shape {keys.shape}"
+        )
+    return a, keys
+
+
+def query_jacobian(p: ArrayLike, k: ArrayLike, scale: float) -> NDArray[np.floating]:
+    """What reaches the query: ``∂a/∂q = (diag(a) − a aᵀ) · K · scale`` (chapter 3).
+
+    With scores ``s = scale · K q`` and weights ``a = softmax(s)``, the chain rule multiplies
+    the softmax Jacobian ∂a/∂s (:func:`softmax_jacobian`) by ∂s/∂q = scale · K. The softmax
+    part shrinks when the weights saturate; the K part grows with the size of the keys. Which
+    wins is what chapter 3 measures.
+
+    Args:
+        p: weights of shape (..., n), e.g. (m, n) for m queries.
+        k: keys of shape (n, d), or (..., n, d) broadcastable against p's leading axes with an
+            axis for the queries, e.g. (trials, 1, n, d) for p of shape (trials, m, n).
+        scale: the factor of the scores (1/√d for scaled attention, 1 without it).
+
+    Returns:
+        Array of shape (..., n, d): row i holds ∂a_i/∂q.
+    """
+    a, keys = _weights_and_keys(p, k)
+    return softmax_jacobian(a) @ keys * float(scale)  # (..., n, n) @ (..., n, d) -> (..., n, d)
+
+
+def query_gradient_norm(p: ArrayLike, k: ArrayLike, scale: float) -> NDArray[np.floating]:
+    """Frobenius norm of :func:`query_jacobian`, without building the (n, d) matrices.
+
+    Uses ``‖J K‖²_F = Σ (J G) ⊙ J`` with J = diag(a) − a aᵀ (symmetric) and the Gram matrix
+    G = K Kᵀ, so the cost does not grow with d.
+
+    Args:
+        p: weights of shape (..., n).
+        k: keys (n, d) or (..., n, d), as for :func:`query_jacobian`.
+        scale: the factor of the scores.
+
+    Returns:
+        Array of shape (...): one norm per row of weights.
+    """
+    a, keys = _weights_and_keys(p, k)
+    jac = softmax_jacobian(a)  # (..., n, n)
+    gram = keys @ np.swapaxes(keys, -1, -2)  # (..., n, d) @ (..., d, n) -> (..., n, n)
+    sq = np.sum((jac @ gram) * jac, axis=(-2, -1))  # (...)
+    return np.sqrt(np.maximum(sq, 0.0)) * abs(float(scale))
+
+
 @dataclass(frozen=True)
 class SpotlightStats:
-    """Averages over random queries and keys (chapter 3, :func:`random_attention_stats`).
+    """Random queries reading random keys (chapter 3, :func:`random_attention_stats`).
 
-    entropy:       mean entropy of a query's weights, in nats (at most ln n).
-    jacobian_norm: mean Frobenius norm of the softmax Jacobian at those weights.
-    score_std:     standard deviation of the scores fed to the softmax.
+    entropy:        mean entropy of a query's weights, in nats (at most ln n).
+    jacobian_norm:  mean Frobenius norm of the softmax Jacobian ∂a/∂s at those weights.
+    score_std:      standard deviation of the scores fed to the softmax.
+    query_gradient: (trials · queries,) the Frobenius norm of ∂a/∂q for every query, what
+                    reaches the query (:func:`query_gradient_norm`); its mean, median and tail
+                    tell different stories when the scores are not scaled.
     """
 
     entropy: float
     jacobian_norm: float
     score_std: float
+    query_gradient: NDArray[np.floating]
 
 
 def random_attention_stats(
@@ -313,8 +375,10 @@ def random_attention_stats(
 
     Returns:
         :class:`SpotlightStats`. Unscaled, the scores have variance d, so as d grows the
-        softmax saturates: the entropy falls towards 0 and so does the Jacobian. Scaled, the
-        scores have variance 1 for every d and neither depends on d.
+        softmax saturates: the entropy and the softmax Jacobian fall towards 0 for most
+        queries, while the few queries whose two best scores nearly tie get a gradient ∂a/∂q
+        that grows like √d. Scaled, the scores have variance 1 for every d, and none of these
+        depends on d.
     """
     for name, val in (("d", d), ("n", n), ("queries", queries), ("trials", trials)):
         if int(val) != val or val < 1:
@@ -322,12 +386,108 @@ def random_attention_stats(
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(trials, queries, d))  # (trials, m, d)
     k = rng.normal(size=(trials, n, d))  # (trials, n, d)
-    s = attention_scores(q, k, scale=None if scaled else 1.0)  # (trials, m, n)
+    scale = 1.0 / np.sqrt(d) if scaled else 1.0
+    s = attention_scores(q, k, scale=scale)  # (trials, m, n)
     a = softmax(s)  # (trials, m, n)
+    grad_q = query_gradient_norm(a, k[:, None], scale)  # (trials, m) with keys (trials, 1, n, d)
     return SpotlightStats(
         entropy=float(entropy(a).mean()),
         jacobian_norm=float(jacobian_norm(a).mean()),
         score_std=float(s.std()),
+        query_gradient=grad_q.ravel(),  # (trials · m,)
+    )
+
+
+# --------------------------------------------------------------------------- the scores at initialisation
+
+
+def linear_init(fan_in: int, fan_out: int, rng: np.random.Generator) -> NDArray[np.floating]:
+    """A weight matrix drawn as PyTorch's ``nn.Linear`` draws it by default, in NumPy.
+
+    ``nn.Linear(fan_in, fan_out)`` initialises its weight with ``kaiming_uniform_(a=√5)``,
+    which is the uniform distribution on [−1/√fan_in, 1/√fan_in]: variance 1/(3·fan_in).
+    (tests/nn checks that torch still does so.) A row x with unit-variance entries then gives
+    ``x @ W`` entries of variance 1/3, not 1.
+
+    Args:
+        fan_in: input width.
+        fan_out: output width.
+        rng: a NumPy random generator.
+
+    Returns:
+        Array of shape (fan_in, fan_out), used as ``x @ W`` (torch stores the transpose).
+    """
+    for name, val in (("fan_in", fan_in), ("fan_out", fan_out)):
+        if int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=(int(fan_in), int(fan_out)))  # (fan_in, fan_out)
+
+
+@dataclass(frozen=True)
+class InitStats:
+    """A freshly initialised self-attention layer (chapter 3, :func:`init_attention_stats`).
+
+    query_var:     variance of the entries of the queries x W_Q.
+    score_std:     standard deviation of the scaled scores q·k/√d (d = d_model/h per head).
+    entropy_ratio: mean entropy of the weights divided by ln n (1 = uniform).
+    """
+
+    query_var: float
+    score_std: float
+    entropy_ratio: float
+
+
+def init_attention_stats(
+    d_model: int = 32, h: int = 2, n: int = 8, batch: int = 256, init: str = "linear", seed: int = 0
+) -> InitStats:
+    """Scores and weights of one self-attention layer right after initialisation, in NumPy.
+
+    The inputs are what a pre-norm layer feeds its attention: rows normalised to mean 0 and
+    variance 1 over their d_model entries (LayerNorm without its gain and bias, which start at
+    1 and 0). W_Q and W_K (d_model, d_model) are drawn independently; each of the h heads has
+    width d = d_model/h and scores q·k/√d.
+
+    Args:
+        d_model: model width (chapter 4's model uses 32).
+        h: heads (chapter 4's model uses 2).
+        n: tokens per sequence.
+        batch: sequences.
+        init: ``"linear"`` draws W as PyTorch's ``nn.Linear`` does by default (:func:`linear_init`,
+            variance 1/(3·d_model)); ``"unit"`` draws N(0, 1/d_model) entries, which give the
+            unit-variance queries and keys that the √d argument assumes.
+        seed: seed of the random numbers.
+
+    Returns:
+        :class:`InitStats`. With ``"linear"``, queries have variance about 1/3 and the scaled
+        scores a standard deviation about 1/3 (two factors of 1/3 under a square root), so the
+        weights are close to uniform.
+    """
+    for name, val in (("d_model", d_model), ("h", h), ("n", n), ("batch", batch)):
+        if int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    if d_model % h:
+        raise ValueError(f"d_model={d_model} is not divisible by h={h}")
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (the entropy ratio divides by ln n), got {n}")
+    if init not in ("linear", "unit"):
+        raise ValueError(f"init must be 'linear' or 'unit', got {init!r}")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, n, d_model))  # (B, n, d_model)
+    x = (x - x.mean(axis=-1, keepdims=True)) / x.std(axis=-1, keepdims=True)  # LayerNorm, (B, n, d_model)
+    if init == "linear":
+        w_q, w_k = linear_init(d_model, d_model, rng), linear_init(d_model, d_model, rng)
+    else:
+        w_q, w_k = rng.normal(scale=d_model**-0.5, size=(2, d_model, d_model))  # (d_model, d_model) each
+    d = d_model // h
+    q = (x @ w_q).reshape(batch, n, h, d).transpose(0, 2, 1, 3)  # (B, n, d_model) -> (B, h, n, d)
+    k = (x @ w_k).reshape(batch, n, h, d).transpose(0, 2, 1, 3)  # (B, h, n, d)
+    s = attention_scores(q, k)  # (B, h, n, d) @ (B, h, d, n) / √d -> (B, h, n, n)
+    a = softmax(s)  # (B, h, n, n)
+    return InitStats(
+        query_var=float(q.var()),
+        score_std=float(s.std()),
+        entropy_ratio=float(entropy(a).mean() / np.log(n)),
     )
 
 
@@ -340,26 +500,41 @@ class TrainingTrace:
     entropy:   mean entropy of the queries' weights, in nats.
     score_std: standard deviation of the scaled scores X W_Q Kᵀ/√d.
     w_norm:    Frobenius norm of W_Q.
+    jacobian:  mean Frobenius norm of the softmax Jacobian ∂a/∂s over the queries.
     """
 
     loss: NDArray[np.floating]
     entropy: NDArray[np.floating]
     score_std: NDArray[np.floating]
     w_norm: NDArray[np.floating]
+    jacobian: NDArray[np.floating]
 
 
 def train_retrieval(
-    d: int = 16, n: int = 8, m: int = 32, steps: int = 1000, lr: float = 2.0, seed: int = 0
+    d: int = 16, n: int = 8, m: int = 32, steps: int = 1000, lr: float = 2.0, seed: int = 0,
+    smoothing: float = 0.0,
 ) -> TrainingTrace:
     """Train W_Q by gradient descent so that each of m queries attends to its own target key.
 
     Queries ``X W_Q`` (X: (m, d), W_Q: (d, d), started with N(0, 1/d) entries so that the
     queries have unit-variance entries) read n fixed random keys K (n, d); the scores are
-    scaled by 1/√d as usual. The loss is the mean of −ln A[i, target_i] (the cross-entropy of
-    the weights). When the targets can all be met, the loss keeps falling only by making the
-    scores larger: the √d keeps the *starting* scores at variance ~1, but nothing in it keeps
-    the trained scores there, and the entropy falls towards 0. For this task one-hot attention
-    is the right answer; the point is only that the √d does not hold the scores at variance 1.
+    scaled by 1/√d as usual. The loss is the mean cross-entropy between each query's weights
+    and its target distribution: one-hot on the target key t_i when ``smoothing`` is 0 (the loss
+    is then the mean of −ln A[i, t_i]), or ``(1 − ε)·one_hot + ε/n`` with ε = ``smoothing``.
+
+    With one-hot targets that can all be met, the loss keeps falling only by making the scores
+    larger: the √d keeps the *starting* scores at variance ~1, but nothing in it keeps the
+    trained scores there, and the entropy falls towards 0 (for this task one-hot attention is
+    the right answer). With ε > 0 the best weights are the target itself, reached at finite
+    scores: the scores stop growing and the entropy stays above the target's. That run is the
+    control of chapter 3's experiment.
+
+    Args:
+        d, n, m: width, keys, queries.
+        steps: gradient steps (plain gradient descent, no momentum).
+        lr: learning rate > 0.
+        seed: seed of X, K, W_Q and the targets.
+        smoothing: ε in [0, 1).
 
     Returns:
         A :class:`TrainingTrace` with arrays of shape (steps + 1,).
@@ -370,22 +545,25 @@ def train_retrieval(
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
     lr = _positive_number(lr, "lr")
+    if not 0.0 <= float(smoothing) < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(m, d))  # (m, d) target states
     k = rng.normal(size=(n, d))  # (n, d) keys, fixed
     w_q = rng.normal(size=(d, d)) / np.sqrt(d)  # (d, d)
     target = rng.integers(0, n, size=m)  # (m,) the key each query should read
-    one_hot = np.eye(n)[target]  # (m, n)
-    rows = np.arange(m)
-    loss, ent, std, norm = (np.empty(steps + 1) for _ in range(4))
+    goal = (1.0 - smoothing) * np.eye(n)[target] + smoothing / n  # (m, n) target distributions
+    loss, ent, std, norm, jac = (np.empty(steps + 1) for _ in range(5))
     for step in range(steps + 1):
         s = attention_scores(x @ w_q, k)  # (m, d) @ (d, n) / √d -> (m, n)
         a = softmax(s)  # (m, n)
-        loss[step] = -np.mean(np.log(a[rows, target]))
+        log_a = np.log(np.maximum(a, np.finfo(float).tiny))  # (m, n), finite where a underflows
+        loss[step] = -np.mean(np.sum(goal * log_a, axis=-1))
         ent[step] = float(entropy(a).mean())
         std[step] = float(s.std())
         norm[step] = float(np.linalg.norm(w_q))
+        jac[step] = float(jacobian_norm(a).mean())
         if step < steps:
-            grad_s = (a - one_hot) / m  # (m, n): d loss / d scores
+            grad_s = (a - goal) / m  # (m, n): d loss / d scores
             w_q -= lr * x.T @ grad_s @ k / np.sqrt(d)  # (d, m) @ (m, n) @ (n, d) -> (d, d)
-    return TrainingTrace(loss=loss, entropy=ent, score_std=std, w_norm=norm)
+    return TrainingTrace(loss=loss, entropy=ent, score_std=std, w_norm=norm, jacobian=jac)
