@@ -153,7 +153,7 @@ EXERCISES = (
     ),
     Exercise(
         id="5.5", function="share_across_beams", checker="check_share_across_beams",
-        title="one cross-attention cache for all the beams",
+        title="one cross-attention cache for the beams of a source",
         solved_by=("crossattn.nn.cache.KVCache.expand_beams",),
         hints={
             "returns_k": "You returned k as it is, (1, h, n, d_head): give it a beam axis of size beams, "
