@@ -3,7 +3,8 @@ checkers is used: ``from crossattn.checks import check_softmax`` loads lab 1's c
 NumPy lab's checks never import torch.
 
 A checker prints one ✓ line or raises :class:`CheckFailed` with a hint. The exercises, their
-points and the hints of their named mistakes are data, in :mod:`crossattn.checks.registry`.
+points and the hints of their named mistakes are data (``crossattn/checks/exercises/labNN.py``),
+read through :mod:`crossattn.checks.registry`, which loads no checker and no torch.
 """
 from __future__ import annotations
 

@@ -2,59 +2,83 @@
 answer with the reference, and failing with one short hint the student can act on.
 
 A checker either prints one line that starts with ✓, or raises :class:`CheckFailed`. In a
-notebook, :class:`CheckFailed` shows only its hint (no traceback into this package).
+notebook, :class:`CheckFailed` shows only its hint (no traceback into this package). Every hint
+is raised by key from :mod:`crossattn.checks.registry` through :func:`fail`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["CheckFailed", "call", "as_array", "expect_shape", "close", "diagnose", "passed"]
+from .registry import Exercise
+
+__all__ = ["CheckFailed", "fail", "call", "as_array", "expect_shape", "close", "diagnose", "passed"]
 
 
 class CheckFailed(AssertionError):
-    """An exercise's answer is wrong; the message is the hint."""
+    """An exercise's answer is wrong; the message is the hint.
+
+    ``exercise`` is the exercise's id ("2.3") and ``key`` the registry key of the hint, so tests and
+    graders can tell which named mistake was found without reading the words; ``text`` is the
+    message without the exercise's label.
+    """
+
+    def __init__(self, message: str, *, exercise: str | None = None, key: str | None = None,
+                 text: str | None = None) -> None:
+        super().__init__(message)
+        self.exercise = exercise
+        self.key = key
+        self.text = message if text is None else text
 
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing the traceback: the hint is all a student needs.
         return [f"✗ {self}"]
 
 
-def call(fn: Callable[..., Any], *args: Any, exercise: str) -> Any:
-    """Call the student's ``fn``; turn a stub or a crash into a CheckFailed with a hint."""
+def fail(exercise: Exercise, key: str, /, *, lead: str = "", **fields: Any) -> NoReturn:
+    """Raise the hint ``key`` of ``exercise`` with its fields filled.
+
+    The message is ``"{exercise.label}: {lead}{hint}"``; ``lead`` carries what comes before the hint
+    (e.g. "expected shape (3,), got (5,). ").
+    """
+    text = f"{lead}{exercise.hint(key, **fields)}"
+    raise CheckFailed(f"{exercise.label}: {text}", exercise=exercise.id, key=key, text=text) from None
+
+
+def _describe(args: Sequence[Any]) -> str:
+    shapes = [str(np.shape(a)) if isinstance(a, np.ndarray) else repr(a) for a in args]
+    return f"on an input of shape {shapes[0]}" if len(shapes) == 1 else f"on inputs {', '.join(shapes)}"
+
+
+def call(fn: Callable[..., Any], *args: Any, exercise: Exercise, inputs: str | None = None) -> Any:
+    """Call the student's ``fn`` on copies of ``args``; turn a stub, a crash or an in-place change into a hint.
+
+    ``inputs`` describes the arguments in a crash hint (default: their shapes).
+    """
     if not callable(fn):
-        raise CheckFailed(f"{exercise}: pass your function itself (without calling it), got {type(fn).__name__}")
+        fail(exercise, "not_function", type=type(fn).__name__)
     name = getattr(fn, "__name__", "your function")
     copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:
         result = fn(*copies)
     except NotImplementedError:
-        raise CheckFailed(
-            f"{exercise}: `{name}` still raises NotImplementedError — replace the `raise` line with your code."
-        ) from None
+        fail(exercise, "stub", name=name)
     except Exception as err:  # noqa: BLE001 - any crash of student code becomes a hint
-        shapes = [str(np.shape(a)) if isinstance(a, np.ndarray) else repr(a) for a in args]
-        what = f"an input of shape {shapes[0]}" if len(shapes) == 1 else f"inputs {', '.join(shapes)}"
-        raise CheckFailed(
-            f"{exercise}: calling `{name}` on {what} raised {type(err).__name__}: {err}"
-        ) from None
+        fail(exercise, "crash", name=name, inputs=inputs or _describe(args), error=f"{type(err).__name__}: {err}")
     for position, (original, given) in enumerate(zip(args, copies)):
         if isinstance(original, np.ndarray) and not np.array_equal(original, given, equal_nan=original.dtype.kind == "f"):
-            raise CheckFailed(
-                f"{exercise}: `{name}` changed its argument {position + 1} in place; "
-                "leave inputs as they are (work on a copy, e.g. x = x / T instead of x /= T)."
-            )
+            fail(exercise, "in_place", name=name, position=position + 1)
     return result
 
 
-def as_array(out: Any, exercise: str, what: str = "your function's result") -> np.ndarray:
+def as_array(out: Any, exercise: Exercise, what: str = "your function's result") -> np.ndarray:
     """``out`` as a NumPy array, or a hint when it is None or not numeric."""
     if out is None:
-        raise CheckFailed(f"{exercise}: {what} is None — did you forget the `return` statement?")
+        fail(exercise, "none", what=what)
     if isinstance(out, tuple):
-        raise CheckFailed(f"{exercise}: {what} is a tuple of {len(out)} items; return a single array here.")
+        fail(exercise, "tuple", what=what, n=len(out))
     if hasattr(out, "detach"):  # a torch tensor
         out = out.detach().cpu().numpy()
     try:
@@ -62,16 +86,28 @@ def as_array(out: Any, exercise: str, what: str = "your function's result") -> n
     except ValueError:  # ragged nesting: NumPy refuses to make an array of it
         arr = np.asarray(None, dtype=object)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise CheckFailed(f"{exercise}: {what} should be a NumPy array of numbers, got {type(out).__name__}")
+        fail(exercise, "not_array", what=what, type=type(out).__name__)
     return arr
 
 
-def expect_shape(arr: np.ndarray, shape: tuple[int, ...], exercise: str, hints: dict[tuple, str] | None = None) -> None:
-    """Fail when ``arr`` has another shape; ``hints`` maps a known wrong shape to its hint."""
-    if arr.shape == tuple(shape):
+def expect_shape(arr: Any, shape: tuple[int, ...], exercise: Exercise,
+                 hints: Mapping[tuple, str] | None = None, /, *, case: str = "", **fields: Any) -> None:
+    """Fail when ``arr`` (an array or a shape) has another shape than ``shape``.
+
+    ``hints`` maps a known wrong shape to the key of its hint, which follows "expected shape …, got …."
+    ``case`` names the test case in the message ("n=5, d=3"); ``fields`` fill the hints' templates.
+    Every key is looked up first, so a key the registry lacks fails even when the shape is right.
+    """
+    for key in (hints or {}).values():
+        exercise.template(key)
+    got = tuple(arr) if isinstance(arr, tuple) else tuple(np.shape(arr))
+    if got == tuple(shape):
         return
-    hint = (hints or {}).get(arr.shape, "")
-    raise CheckFailed(f"{exercise}: expected shape {tuple(shape)}, got {arr.shape}. {hint}".rstrip())
+    where = f" (test case: {case})" if case else ""
+    key = (hints or {}).get(got)
+    if key is None:
+        fail(exercise, "shape", expected=tuple(shape), got=got, case=where)
+    fail(exercise, key, lead=f"expected shape {tuple(shape)}, got {got}{where}. ", **fields)
 
 
 def close(a: Any, b: Any, tol: float = 1e-6) -> bool:
@@ -80,21 +116,34 @@ def close(a: Any, b: Any, tol: float = 1e-6) -> bool:
     return a_arr.shape == b_arr.shape and bool(np.allclose(a_arr, b_arr, atol=tol, rtol=tol))
 
 
-def diagnose(got: np.ndarray, mistakes: Sequence[tuple[Any, str]], exercise: str, fallback: str) -> None:
-    """Raise the hint of the first known mistake whose answer equals ``got``, else ``fallback``.
+def diagnose(got: Any, mistakes: Sequence[tuple], exercise: Exercise, fallback: str, /, *, lead: str = "",
+             fallback_lead: str | None = None, tol: float = 1e-6, **fields: Any) -> NoReturn:
+    """Raise the hint of the first known mistake whose answer equals ``got``, else the ``fallback`` hint.
 
-    ``mistakes`` pairs the answer a known wrong solution gives on the same input with its hint.
+    ``mistakes`` pairs the answer a known wrong solution gives on the same input with the key of its
+    hint — ``(answer, key)``, or ``(answer, key, {field: value})`` for fields of that hint alone. An
+    answer of None stands for a mistake recognised by NaN alone. ``fields`` fill every hint; ``lead``
+    comes before each (``fallback_lead``, if given, before the fallback).
+    Every key is looked up before any comparison, so a key the registry lacks fails at once.
     """
+    for mistake in mistakes:
+        exercise.template(mistake[1])
+    exercise.template(fallback)
+
+    def raise_(mistake: tuple) -> NoReturn:
+        own = mistake[2] if len(mistake) > 2 else {}
+        fail(exercise, mistake[1], lead=lead, **{**fields, **own})
+
     if np.isnan(np.asarray(got, dtype=float)).any():
-        for answer, hint in mistakes:
-            if answer is None:  # a mistake that is recognised by NaN alone
-                raise CheckFailed(f"{exercise}: {hint}")
-    for answer, hint in mistakes:
-        if answer is not None and close(got, answer):
-            raise CheckFailed(f"{exercise}: {hint}")
-    raise CheckFailed(f"{exercise}: {fallback}")
+        for mistake in mistakes:
+            if mistake[0] is None:
+                raise_(mistake)
+    for mistake in mistakes:
+        if mistake[0] is not None and close(got, mistake[0], tol):
+            raise_(mistake)
+    fail(exercise, fallback, lead=lead if fallback_lead is None else fallback_lead, **fields)
 
 
-def passed(exercise: str, detail: str) -> None:
+def passed(exercise: Exercise, detail: str) -> None:
     """Print the one success line of a checker."""
-    print(f"✓ {exercise} passed: {detail}")
+    print(f"✓ {exercise.label} passed: {detail}")

@@ -3,7 +3,8 @@
 Inputs use m ≠ n ≠ d ≠ d_v throughout, so transposed or swapped matrices show up as wrong
 shapes, which get their own hints. The query width is d = 6, not a perfect square, so a
 hard-coded or rounded √d (2 = int(√6)) cannot pass. Exercises 2.5 and 2.6 are run on two
-different sizes, so a hard-coded size cannot pass either.
+different sizes, so a hard-coded size cannot pass either. Every hint is raised by key from
+crossattn/checks/exercises/lab02.py; tests/checks/test_lab02.py feeds each named mistake in.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from ..core.dot_product import attention
 from ..core.heads import split_heads
 from ..core.masks import padding_mask
 from ..core.numerics import softmax
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from .registry import Exercise, exercise
 
 __all__ = [
     "check_scores", "check_attention", "check_padding_mask", "check_masked_attention",
@@ -36,23 +38,19 @@ def _qkv(seed: int, m: int = M, n: int = N, d: int = D, d_v: int = D_V) -> tuple
     return rng.normal(size=(m, d)), rng.normal(size=(n, d)), rng.normal(size=(n, d_v))
 
 
-def _pair(result: object, ex: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair(result: object, ex: Exercise) -> tuple[np.ndarray, np.ndarray]:
     if not (isinstance(result, tuple) and len(result) == 2):
-        raise CheckFailed(f"{ex}: return a pair (out, weights), got {type(result).__name__}.")
+        fail(ex, "not_pair", type=type(result).__name__)
     return as_array(result[0], ex, "out"), as_array(result[1], ex, "weights")
 
 
-def _call(fn: Callable, *args: Any, exercise: str) -> Any:
+def _call(fn: Callable, *args: Any, exercise: Exercise) -> Any:
     """:func:`call`, adding a hint to NumPy's broadcast error (a row max or sum without keepdims)."""
     try:
         return call(fn, *args, exercise=exercise)
     except CheckFailed as err:
-        message = str(err)
-        if "could not be broadcast" in message:
-            raise CheckFailed(
-                f"{message.rstrip()}. A row's max or sum has shape (m,), which does not line up with the "
-                "(m, n) scores: keep the reduced axis, e.g. s.max(axis=-1, keepdims=True)."
-            ) from None
+        if err.key == "crash" and "could not be broadcast" in err.text:
+            fail(exercise, "no_keepdims", lead=f"{err.text.rstrip()}. ")
         raise
 
 
@@ -91,12 +89,9 @@ def _watch_package(fn: Callable) -> Iterator[list[str]]:
         namespace.update(saved_names)
 
 
-def _refuse_package(called: list[str], ex: str, why: str) -> None:
+def _refuse_package(called: list[str], ex: Exercise) -> None:
     if called:
-        raise CheckFailed(
-            f"{ex}: your function calls {called[0]}, which already does what this exercise asks you to write "
-            f"({why}). Write it yourself with NumPy (np.exp, .max, .sum); after the exercise the lab uses the package."
-        )
+        fail(ex, "package", name=called[0])
 
 
 def _numpy_complaints(fn: Callable, *args: Any) -> list[str]:
@@ -132,74 +127,72 @@ def _fit_scale(weights: np.ndarray, raw: np.ndarray, allowed: np.ndarray | None 
     return c if c > 0 else None
 
 
-def _scale_hint(c: float, m: int, n: int, d: int, what: str) -> str:
-    """The hint for scores scaled by ``c`` instead of 1/√d."""
+def _scale_mistake(answer: np.ndarray, c: float, m: int, n: int, d: int) -> tuple[np.ndarray, str, dict]:
+    """The diagnose entry for scores scaled by ``c`` instead of 1/√d: (answer, key, fields)."""
     divisor = 1.0 / c
     if np.isclose(divisor, 1.0):
-        return f"you forgot to scale the scores by 1/√d{what}."
-    if np.isclose(divisor, np.sqrt(n)):
-        return "you scaled by 1/√n (n = number of keys); scale by 1/√d, the width of a query."
-    if np.isclose(divisor, np.sqrt(m)):
-        return f"you divided the scores by √m = √{m}, the number of queries; divide by √d, d = Q.shape[-1], the width of a query."
-    rounded = (" A hard-coded 2 or a rounded √d only works when d is a perfect square; use np.sqrt(Q.shape[-1])."
-               if any(np.isclose(divisor, r) for r in (np.floor(np.sqrt(d)), np.round(np.sqrt(d)))) else "")
-    return (f"your scores are QKᵀ/{divisor:.4g}; divide by √d = √{d} ≈ {np.sqrt(d):.4g}, "
-            f"where d = Q.shape[-1] is the width of a query.{rounded}")
+        key = "unscaled"
+    elif np.isclose(divisor, np.sqrt(n)):
+        key = "by_sqrt_n"
+    elif np.isclose(divisor, np.sqrt(m)):
+        key = "by_sqrt_m"
+    elif any(np.isclose(divisor, r) for r in (np.floor(np.sqrt(d)), np.round(np.sqrt(d)))):
+        key = "rounded_sqrt"
+    else:
+        key = "wrong_scale"
+    return answer, key, {"divisor": divisor, "m": m, "d": d, "sqrt_d": np.sqrt(d)}
 
 
 def check_scores(scores: Callable) -> None:
     """Exercise 2.1: ``scores(Q (m, d), K (n, d)) -> (m, n)`` equal to Q Kᵀ / √d."""
-    ex = "Exercise 2.1 (scores)"
+    ex = exercise("2.1")
     q, k, _ = _qkv(21)
     (m, d), n = q.shape, len(k)
     got = as_array(call(scores, q, k, exercise=ex), ex)
-    expect_shape(got, (m, n), ex, {
-        (n, m): "Your scores are (n, m): that is K @ Q.T. Put the queries first: one row per query.",
-        (m, m): "Your scores are (m, m): did you multiply Q by itself? Queries meet KEYS: Q @ K.T.",
-    })
+    expect_shape(got, (m, n), ex, {(n, m): "transposed", (m, m): "query_with_itself"})
     raw = q @ k.T
     if not close(got, raw / np.sqrt(d)):
         mistakes = [
-            (raw, "you forgot to divide by √d (d = the width of a query)."),
-            (raw / d, "divide by √d, not by d."),
-            (raw * np.sqrt(d), "divide by √d; you multiplied."),
-            (raw / np.sqrt(n), "you divided by √n, the number of keys; divide by √d, the width of a query (Q.shape[-1])."),
+            (raw, "unscaled"),
+            (raw / d, "by_d"),
+            (raw * np.sqrt(d), "multiplied"),
+            (raw / np.sqrt(n), "by_sqrt_n"),
         ]
         c = float(np.sum(got * raw) / np.sum(raw * raw))
         if c > 0:
-            mistakes.append((c * raw, _scale_hint(c, m, n, d, "")))
-        diagnose(got, mistakes, ex, "scores = Q @ K.T / sqrt(d).")
+            mistakes.append(_scale_mistake(c * raw, c, m, n, d))
+        diagnose(got, mistakes, ex, "wrong")
     passed(ex, f"scores have shape (m, n) = ({m}, {n}) and equal QKᵀ/√d.")
 
 
 def check_attention(attention_fn: Callable) -> None:
     """Exercise 2.2: ``attention(Q, K, V) -> (out (m, d_v), weights (m, n))``, scaled by 1/√d."""
-    ex = "Exercise 2.2 (attention)"
+    ex = exercise("2.2")
     q, k, v = _qkv(22)
     (m, d), n, d_v = q.shape, len(k), v.shape[1]
     with _watch_package(attention_fn) as called:
         result = _call(attention_fn, q, k, v, exercise=ex)
-    _refuse_package(called, ex, "with it, the large-score test below would test the package, not your softmax")
+    _refuse_package(called, ex)
     out, weights = _pair(result, ex)
     if out.shape == (m, n) and weights.shape == (m, d_v):
-        raise CheckFailed(f"{ex}: you returned (weights, out); return them in the order (out, weights).")
-    expect_shape(weights, (m, n), ex, {(n, m): "Your weights are (n, m): compute Q @ K.T, one row per query."})
+        fail(ex, "pair_swapped")
+    expect_shape(weights, (m, n), ex, {(n, m): "keys_first"})
     want_out, want_w = attention(q, k, v)
     if not close(weights, want_w):
         s = q @ k.T / np.sqrt(d)
         e = np.exp(s - s.max())
         mistakes = [
-            (softmax(s, axis=0), "your weights sum to 1 down each column; softmax over the last axis so each query's row sums to 1."),
-            (e / e.sum(), "your weights sum to 1 over the whole matrix; normalise each row on its own: divide by e.sum(axis=-1, keepdims=True)."),
-            (s, "these are the raw scores: turn them into weights with a softmax over each row."),
+            (softmax(s, axis=0), "columns"),
+            (e / e.sum(), "whole_matrix"),
+            (s, "raw_scores"),
         ]
         c = _fit_scale(weights, q @ k.T)
         if c is not None:
-            mistakes.append((softmax(c * (q @ k.T)), _scale_hint(c, m, n, d, " before the softmax")))
-        diagnose(weights, mistakes, ex, "weights = softmax(Q @ K.T / sqrt(d)) row by row.")
-    expect_shape(out, (m, d_v), ex, {(m, d): "Your out has width d: blend the values V, not the keys K."})
+            mistakes.append(_scale_mistake(softmax(c * (q @ k.T)), c, m, n, d))
+        diagnose(weights, mistakes, ex, "wrong")
+    expect_shape(out, (m, d_v), ex, {(m, d): "blends_keys"})
     if not close(out, want_out):
-        raise CheckFailed(f"{ex}: weights are right but out is not: out = weights @ V.")
+        fail(ex, "wrong_out")
     # Scores in the thousands: exp overflows unless each ROW's max is subtracted first, and a row far
     # below the largest score of the whole matrix underflows to 0/0 when the global max is subtracted.
     big_q = q * 1000.0
@@ -208,40 +201,73 @@ def check_attention(attention_fn: Callable) -> None:
         big_out, big_w = _pair(_call(attention_fn, big_q, k, v, exercise=ex), ex)
     want_big_out, want_big_w = attention(big_q, k, v)
     if not (close(big_w, want_big_w) and close(big_out, want_big_out)):
-        if "overflow" in reports:
-            raise CheckFailed(
-                f"{ex}: with large scores (Q multiplied by 1000) your weights are wrong or NaN: exp overflows. "
-                "Subtract each row's maximum score before np.exp — the softmax is unchanged."
-            )
-        raise CheckFailed(
-            f"{ex}: with large scores (Q multiplied by 1000) your weights are wrong or NaN: in a row whose scores "
-            "are all far below the largest score of the whole matrix, exp underflows to 0 and the row becomes 0/0. "
-            "Subtract each ROW's own maximum, s.max(axis=-1, keepdims=True), not the maximum of the whole matrix."
-        )
+        fail(ex, "overflow" if "overflow" in reports else "global_max")
     passed(ex, f"out ({m}, {d_v}) and weights ({m}, {n}) match softmax(QKᵀ/√d)V, also for large scores.")
 
 
+def _padding_effects(mask: np.ndarray, lengths: np.ndarray, seed: int = 23) -> tuple[list, list]:
+    """The perturbation test of a padding mask, both ways, query by query.
+
+    Attention runs with ``mask`` (B, m, n) on seeded Q, K, V; then the key and value of one source
+    position at a time are changed. Returns ``(padding_moves, real_ignored)``: the (b, i, j) where
+    changing PADDED position j of sentence b moves query i's output, and those where changing a
+    REAL position j leaves it unmoved.
+    """
+    B, m, n = mask.shape
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.normal(size=(B, m, 4)), rng.normal(size=(B, n, 4)), rng.normal(size=(B, n, 3))
+    out, _ = attention(q, k, v, mask=mask)  # (B, m, d_v)
+    padding_moves, real_ignored = [], []
+    for b in range(B):
+        for j in range(n):
+            k2, v2 = k.copy(), v.copy()
+            k2[b, j] += 3.0 * rng.normal(size=4)
+            v2[b, j] += 3.0 * rng.normal(size=3)
+            moved = ~np.isclose(attention(q, k2, v2, mask=mask)[0][b], out[b], rtol=0, atol=1e-9).all(axis=-1)  # (m,)
+            for i in range(m):
+                if j >= lengths[b] and moved[i]:
+                    padding_moves.append((b, i, j))
+                elif j < lengths[b] and not moved[i]:
+                    real_ignored.append((b, i, j))
+    return padding_moves, real_ignored
+
+
 def check_padding_mask(padding_mask_fn: Callable) -> None:
-    """Exercise 2.3: ``padding_mask(lengths (B,), m, n) -> (B, m, n)`` bool, True = may attend."""
-    ex = "Exercise 2.3 (padding_mask)"
+    """Exercise 2.3: ``padding_mask(lengths (B,), m, n) -> (B, m, n)`` bool, True = may attend.
+
+    A mask that is not exactly right gets the hint of its named mistake, else the result of the
+    perturbation test both ways: padding must never move the output, and every real token must.
+    """
+    ex = exercise("2.3")
     lengths, m, n = np.array([5, 2, 4]), 3, 5
     got = as_array(call(padding_mask_fn, lengths, m, n, exercise=ex), ex)
-    expect_shape(got, (len(lengths), m, n), ex, {
-        (len(lengths), n, m): "Your mask is (B, n, m): build it with one ROW per query and one COLUMN per key, (B, m, n).",
-        (len(lengths), n): "Your mask is (B, n): repeat it for each of the m queries to get (B, m, n).",
-        (len(lengths), 1, n): "Your mask is (B, 1, n): it broadcasts, but the exercise asks for the full (B, m, n) — repeat it for each of the m queries.",
-    })
+    B = len(lengths)
+    expect_shape(got, (B, m, n), ex, {(B, n, m): "n_by_m", (B, n): "not_repeated", (B, 1, n): "broadcast_shape"})
     if got.dtype != bool:
-        raise CheckFailed(f"{ex}: the mask must be boolean (True = may attend), got dtype {got.dtype}.")
+        fail(ex, "not_bool", dtype=got.dtype)
     want = padding_mask(lengths, m, n)
     if not np.array_equal(got, want):
         rows_by_query = np.arange(m)[None, :, None] < lengths[:, None, None]  # masks queries, not keys
-        off_by_one = np.arange(n)[None, None, :] <= lengths[:, None, None]  # (B, 1, n): one key too many
-        diagnose(got, [
-            (np.broadcast_to(off_by_one, want.shape), "off by one: the real keys are j = 0 … length − 1, so use j < length, not j <= length."),
-            (~want, "your mask is inverted: here True means 'may attend' (as in scaled_dot_product_attention), so real tokens are True and padding False."),
-            (np.broadcast_to(rows_by_query, want.shape), "you masked query rows; padding is in the SOURCE, so mask key columns j >= length."),
-        ], ex, "mask[b, i, j] must be True exactly when j < lengths[b].")
+        keys = np.arange(n)[None, None, :]  # (1, 1, n)
+        off_by_one = keys <= lengths[:, None, None]  # (B, 1, n): one key too many
+        one_short = keys < lengths[:, None, None] - 1  # (B, 1, n): the last real key blocked
+        diagnose_mask = [
+            (np.broadcast_to(off_by_one, want.shape), "off_by_one"),
+            (~want, "inverted"),
+            (np.broadcast_to(rows_by_query, want.shape), "masks_queries"),
+            (np.zeros_like(want), "all_false"),
+            (np.broadcast_to(one_short, want.shape), "blocks_last_real"),
+        ]
+        for answer, key in diagnose_mask:
+            if np.array_equal(got, answer):
+                fail(ex, key)
+        padding_moves, real_ignored = _padding_effects(got, lengths)
+        if padding_moves:
+            b, i, j = padding_moves[0]
+            fail(ex, "reads_padding", b=b, i=i, j=j, length=lengths[b])
+        # Every other wrong mask blocks a real key of some query, which the perturbation shows.
+        b, i, j = real_ignored[0] if real_ignored else tuple(np.argwhere(got != want)[0])
+        fail(ex, "ignores_real", b=b, i=i, j=j, length=lengths[b])
     passed(ex, "True for real source tokens, False for padding, one row per query.")
 
 
@@ -251,7 +277,7 @@ def check_masked_attention(masked_attention: Callable) -> None:
     Three cases: random scores; a blocked key with a huge score (a row max taken over ALL keys then
     wipes out the keys the query may see); and the first case again, watching for NumPy warnings.
     """
-    ex = "Exercise 2.4 (masked_attention)"
+    ex = exercise("2.4")
     q, k, v = _qkv(24)
     (m, d), n = q.shape, len(k)
     mask = np.ones((m, n), dtype=bool)
@@ -259,30 +285,26 @@ def check_masked_attention(masked_attention: Callable) -> None:
     mask[2, :] = False  # query 2 may see nothing
     with _watch_package(masked_attention) as called:
         result = _call(masked_attention, q, k, v, mask, exercise=ex)
-    _refuse_package(called, ex, "zero weights for a fully masked row included")
+    _refuse_package(called, ex)
     out, weights = _pair(result, ex)
     expect_shape(weights, (m, n), ex)
     want_out, want_w = attention(q, k, v, mask=mask)
     if not close(weights, want_w):
         s = q @ k.T / np.sqrt(d)
-        filled = softmax(np.where(mask, s, -1e9))
-        renorm_missing = softmax(s) * mask
         mistakes = [
-            (None, "a fully masked row gave NaN: its max is -inf, and -inf - (-inf) and 0/0 are NaN. Give such a row zero weights: shift it by 0 instead of its max, and divide only where the row sum is > 0."),
-            (filled, "filling with -1e9 gives a fully masked row UNIFORM weights over keys it must not see. Such a row must get zero weights."),
-            (renorm_missing, "you zeroed the masked weights after the softmax, so rows no longer sum to 1. Mask the SCORES (with -inf) before the softmax."),
-            (softmax(np.where(mask, -np.inf, s)), "your mask is inverted: True means 'may attend', so block the keys where mask is False."),
-            (softmax(s + np.where(mask, 0.0, -1e9)), "adding -1e9 to blocked scores leaves a fully masked row with the softmax of its own scores: it still reads keys it must not see. Such a row must get zero weights."),
-            (softmax(np.where(mask, s, 0.0)), "filling blocked scores with 0 does not block them (exp(0) = 1). Use -inf, so that their weight is exactly 0."),
+            (None, "nan_rows"),
+            (softmax(np.where(mask, s, -1e9)), "fill_minus_1e9"),
+            (softmax(s) * mask, "zero_after_softmax"),
+            (softmax(np.where(mask, -np.inf, s)), "inverted"),
+            (softmax(s + np.where(mask, 0.0, -1e9)), "add_minus_1e9"),
+            (softmax(np.where(mask, s, 0.0)), "fill_zero"),
         ]
         c = _fit_scale(weights, q @ k.T, mask)
         if c is not None:
-            mistakes.append((attention(q, k, v, mask=mask, scale=c)[1],
-                             _scale_hint(c, m, n, d, " before the softmax, as in exercise 2.2")))
-        diagnose(weights, mistakes, ex,
-                 "blocked keys must get weight exactly 0, other weights sum to 1 per row, and a fully masked row is all zeros.")
+            mistakes.append(_scale_mistake(attention(q, k, v, mask=mask, scale=c)[1], c, m, n, d))
+        diagnose(weights, mistakes, ex, "wrong")
     if not close(out, want_out):
-        raise CheckFailed(f"{ex}: weights are right but out is not: out = weights @ V (a fully masked row gives a zero output).")
+        fail(ex, "wrong_out")
 
     # A blocked key with a huge score: only a max over the keys a query MAY see keeps its row alive.
     k_big = k.copy()
@@ -291,19 +313,11 @@ def check_masked_attention(masked_attention: Callable) -> None:
         big_out, big_w = _pair(_call(masked_attention, q, k_big, v, mask, exercise=ex), ex)
     want_big_out, want_big_w = attention(q, k_big, v, mask=mask)
     if not (close(big_w, want_big_w) and close(big_out, want_big_out)):
-        raise CheckFailed(
-            f"{ex}: when a BLOCKED key has a huge score (2000 for query 0, key 3), your weights for query 0 are wrong: "
-            "that score set the row's maximum (or won the softmax before you masked), so exp underflowed to 0 for every "
-            "key the query may see. Mask first (-inf where mask is False), then subtract the largest score the query MAY see."
-        )
+        fail(ex, "blocked_max")
 
     complaints = _numpy_complaints(masked_attention, q, k, v, mask)
     if complaints:
-        raise CheckFailed(
-            f"{ex}: your numbers are right, but NumPy reports '{complaints[0]}' on the fully masked row: the task asks "
-            "for no warning. Cleaning up afterwards (np.nan_to_num) hides the NaN, not the 0/0 or -inf - (-inf) that "
-            "made it. Shift an all-blocked row by 0, and divide only where the row sum is > 0: e / np.where(total > 0, total, 1)."
-        )
+        fail(ex, "warns", complaint=complaints[0])
     passed(ex, "blocked keys get weight 0, an all-blocked row gets zeros; no NaN, no warning.")
 
 
@@ -312,7 +326,7 @@ def check_split_heads(split_heads_fn: Callable) -> None:
 
     Run on two sizes, (L, h, d_head) = (3, 2, 4) and (5, 3, 2), so that no size can be hard-coded.
     """
-    ex = "Exercise 2.5 (split_heads)"
+    ex = exercise("2.5")
     cases = [(3, 2, 4), (5, 3, 2)]
     for number, (length, h, d_head) in enumerate(cases):
         x = np.arange(length * h * d_head, dtype=float).reshape(length, h * d_head)
@@ -322,32 +336,23 @@ def check_split_heads(split_heads_fn: Callable) -> None:
             if number == 0:
                 raise
             first_l, first_h, first_d = cases[0]
-            raise CheckFailed(
-                f"{str(err).rstrip().rstrip('.')} — it passed for X of shape ({first_l}, {first_h * first_d}) with "
-                f"h = {first_h}, but not for X of shape {x.shape} with h = {h}: is a size hard-coded? Take L and the "
-                "width from X.shape, and d_head = width // h."
-            ) from None
+            fail(ex, "hard_coded", lead=f"{err.text.rstrip().rstrip('.')} — ", first_shape=(first_l, first_h * first_d),
+                 first_h=first_h, shape=x.shape, h=h)
     passed(ex, "(3, 8) -> 2 heads (3, 4); (5, 6) -> 3 heads (5, 2).")
 
 
-def _check_split_case(split_heads_fn: Callable, x: np.ndarray, length: int, h: int, d_head: int, ex: str) -> None:
+def _check_split_case(split_heads_fn: Callable, x: np.ndarray, length: int, h: int, d_head: int, ex: Exercise) -> None:
     result = call(split_heads_fn, x, h, exercise=ex)
     if result is not None and not isinstance(result, (np.ndarray, tuple)) and not hasattr(result, "detach"):
         count = f" of {len(result)} items" if hasattr(result, "__len__") else ""
-        raise CheckFailed(
-            f"{ex}: return one NumPy array of shape (h, L, d_head), got a {type(result).__name__}{count}. "
-            "Reshape to (L, h, d_head) and transpose, instead of collecting the heads one by one."
-        )
+        fail(ex, "not_one_array", type=type(result).__name__, count=count)
     got = as_array(result, ex)
-    expect_shape(got, (h, length, d_head), ex, {
-        (length, h, d_head): "You reshaped to (L, h, d_head); now move the head axis first: (h, L, d_head).",
-        (h, d_head, length): "Your heads are (h, d_head, L): positions and features are swapped. Transpose (L, h, d_head) with axes (1, 0, 2).",
-    })
+    expect_shape(got, (h, length, d_head), ex, {(length, h, d_head): "no_transpose", (h, d_head, length): "wrong_transpose"})
     if not close(got, split_heads(x, h)):
         diagnose(got, [
-            (x.reshape(h, length, d_head), "a plain reshape to (h, L, d_head) mixes positions across heads. Reshape to (L, h, d_head), then transpose to (h, L, d_head)."),
-            (x.reshape(length, d_head, h).transpose(2, 0, 1), "head j must own the CONTIGUOUS columns j·d_head … (j+1)·d_head − 1: reshape to (L, h, d_head)."),
-        ], ex, "head j, position i must hold x[i, j*d_head:(j+1)*d_head].")
+            (x.reshape(h, length, d_head), "bare_reshape"),
+            (x.reshape(length, d_head, h).transpose(2, 0, 1), "strided"),
+        ], ex, "wrong")
 
 
 def check_attention_flops(attention_flops_fn: Callable) -> None:
@@ -355,7 +360,7 @@ def check_attention_flops(attention_flops_fn: Callable) -> None:
 
     Run on two sets of sizes, so that a hard-coded answer cannot pass.
     """
-    ex = "Exercise 2.6 (attention_flops)"
+    ex = exercise("2.6")
     cases = [(3, 7, 5, 2), (6, 11, 8, 3)]
     for number, (m, n, d, d_v) in enumerate(cases):
         try:
@@ -363,33 +368,27 @@ def check_attention_flops(attention_flops_fn: Callable) -> None:
         except CheckFailed as err:
             if number == 0:
                 raise
-            raise CheckFailed(
-                f"{str(err).rstrip().rstrip('.')} — it passed for (m, n, d, d_v) = {cases[0]} but not for {cases[1]}: "
-                "is a number hard-coded? Compute the count from the arguments."
-            ) from None
+            fail(ex, "hard_coded", lead=f"{err.text.rstrip().rstrip('.')} — ", first=cases[0], second=cases[1])
         if number == 0:
             first = (m, n, d, d_v, want)
     m, n, d, d_v, want = first
     passed(ex, f"{want} FLOPs for m={m}, n={n}, d={d}, d_v={d_v}; other sizes too.")
 
 
-def _check_flops_case(attention_flops_fn: Callable, m: int, n: int, d: int, d_v: int, ex: str) -> int:
+def _check_flops_case(attention_flops_fn: Callable, m: int, n: int, d: int, d_v: int, ex: Exercise) -> int:
     got = call(attention_flops_fn, m, n, d, d_v, exercise=ex)
     if got is None:
-        raise CheckFailed(f"{ex}: your function returned None — did you forget the `return` statement?")
+        fail(ex, "returned_none")
     if isinstance(got, bool) or not isinstance(got, (int, float, np.integer, np.floating)):
-        raise CheckFailed(f"{ex}: return the count as a single integer, got {type(got).__name__}.")
+        fail(ex, "not_int_type", type=type(got).__name__)
     want = attention_flops(m, n, d, d_v)
     if got != want:
         diagnose(np.asarray(float(got)), [
-            (2 * m * n * d, "you counted Q @ K.T only; A @ V costs another 2·m·n·d_v."),
-            (m * n * d + m * n * d_v, "a multiply-add is 2 FLOPs: each product of a (p×r) and an (r×c) matrix costs 2·p·r·c."),
-            (4 * m * n * d, "4·m·n·d assumes d_v = d; here d_v differs, so count 2·m·n·d + 2·m·n·d_v."),
-            (4 * m * n * d_v, "4·m·n·d_v assumes d = d_v; here they differ, so count 2·m·n·d + 2·m·n·d_v."),
-        ], ex, "QKᵀ costs 2·m·n·d and AV costs 2·m·n·d_v.")
+            (2 * m * n * d, "scores_only"),
+            (m * n * d + m * n * d_v, "no_factor_two"),
+            (4 * m * n * d, "assumes_d_v_is_d"),
+            (4 * m * n * d_v, "assumes_d_is_d_v"),
+        ], ex, "wrong")
     if not isinstance(got, (int, np.integer)):
-        raise CheckFailed(
-            f"{ex}: the count {got} is right, but it is a {type(got).__name__}; return an integer, as the task asks "
-            "(FLOPs are a count). Use integer arithmetic: no `/` and no float factors like 2.0."
-        )
+        fail(ex, "float", count=got, type=type(got).__name__)
     return want

@@ -2,7 +2,8 @@
 
 Inputs use m ≠ n (and B ≠ h) throughout, so a mask or a weight matrix with its axes swapped
 shows up as a wrong shape, which gets its own hint. Every named common mistake gets its own
-hint; tests/checks/test_lab04.py feeds each one in, written the way a student would write it.
+hint, by key from crossattn/checks/exercises/lab04.py; tests/checks/test_lab04.py feeds each one
+in, written the way a student would write it.
 """
 from __future__ import annotations
 
@@ -17,37 +18,34 @@ from torch import Tensor
 
 from ..nn.data import PAD
 from ..nn.layers import MultiheadAttention
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from .registry import Exercise, exercise
 
 __all__ = ["check_causal_mask", "check_cross_mask", "check_cross_attention", "check_honest_loss",
            "check_source_influence"]
 
 
-def _call(fn: Callable, *args: Any, exercise: str, crash_hint: str = "") -> Any:
-    """Call the student's function on copies of tensor arguments; add ``crash_hint`` to a crash."""
+def _call(fn: Callable, *args: Any, exercise: Exercise, crash_hint: str = "") -> Any:
+    """Call the student's function on copies of tensor arguments; a crash gets the hint ``crash_hint``."""
     copies = [a.clone() if isinstance(a, Tensor) else a for a in args]
     try:
         return call(fn, *copies, exercise=exercise)
     except CheckFailed as err:
-        if crash_hint and "NotImplementedError" not in str(err):
-            raise CheckFailed(f"{err}\n  Hint: {crash_hint}") from None
+        if crash_hint and err.key == "crash":
+            fail(exercise, crash_hint, lead=f"{err.text}\n  Hint: ")
         raise
 
 
-def _bool_tensor(got: Any, ex: str, example: str) -> Tensor:
+def _bool_tensor(got: Any, ex: Exercise) -> Tensor:
     """The student's mask as a torch bool tensor, or a hint about its type."""
     if got is None:
-        raise CheckFailed(f"{ex}: your function returned None — did you forget the `return` statement?")
+        fail(ex, "returned_none")
     if not isinstance(got, Tensor):
-        raise CheckFailed(f"{ex}: return a torch tensor (the model's attention takes torch masks), "
-                          f"got {type(got).__name__}. For example: {example}.")
+        fail(ex, "not_tensor", type=type(got).__name__)
     if got.dtype != torch.bool:
         if got.is_floating_point() and torch.isinf(got).any():
-            raise CheckFailed(f"{ex}: that is an additive float mask (0 and -inf), the kind "
-                              "nn.Transformer.generate_square_subsequent_mask returns. Return a BOOLEAN mask, "
-                              "True = may attend.")
-        raise CheckFailed(f"{ex}: the mask must be boolean (True = may attend), got dtype {got.dtype}. "
-                          f"For example: {example}.")
+            fail(ex, "additive")
+        fail(ex, "not_bool", dtype=got.dtype)
     return got
 
 
@@ -56,28 +54,20 @@ def _bool_tensor(got: Any, ex: str, example: str) -> Tensor:
 
 def check_causal_mask(causal_mask: Callable) -> None:
     """Exercise 4.1: ``causal_mask(m) -> (m, m)`` bool tensor, True where query i may read key j ≤ i."""
-    ex = "Exercise 4.1 (causal_mask)"
-    example = "torch.ones(m, m, dtype=torch.bool).tril()"
+    ex = exercise("4.1")
     for m in (5, 1, 3):
-        got = _bool_tensor(_call(causal_mask, m, exercise=ex), ex, example)
-        expect_shape(np.zeros(tuple(got.shape)), (m, m), ex, {
-            (1, m, m): "Return the plain (m, m) mask; the model broadcasts it over the batch and heads itself.",
-        })
+        got = _bool_tensor(_call(causal_mask, m, exercise=ex), ex)
+        expect_shape(tuple(got.shape), (m, m), ex, {(1, m, m): "batched"})
         want = torch.ones(m, m, dtype=torch.bool).tril()
         if torch.equal(got, want):
             continue
         ones = torch.ones(m, m, dtype=torch.bool)
         diagnose(got.numpy(), [
-            (ones.triu().numpy(), "that is the upper triangle: query i would read keys j ≥ i, the FUTURE. "
-                                  "A decoder token may read itself and the past, j ≤ i: use tril."),
-            ((~want).numpy(), "your mask is inverted: True here means 'may attend' (as in "
-                              "scaled_dot_product_attention). nn.Transformer's boolean masks use True = blocked — "
-                              "the opposite."),
-            (ones.tril(-1).numpy(), "you blocked the diagonal: token i may read itself (j ≤ i, not j < i). "
-                                    "With a strict triangle the first query, <bos>, can read nothing at all."),
-            (ones.numpy(), "that mask lets every target token read the whole target — bidirectional, like the "
-                           "encoder. The decoder must not read tokens it has not produced yet: keep j ≤ i."),
-        ], ex, "mask[i, j] must be True exactly when j <= i.")
+            (ones.triu().numpy(), "upper"),
+            ((~want).numpy(), "inverted"),
+            (ones.tril(-1).numpy(), "strict"),
+            (ones.numpy(), "everything"),
+        ], ex, "wrong")
     passed(ex, "token i reads tokens 0..i.")
 
 
@@ -97,37 +87,22 @@ def _padded_batch() -> tuple[Tensor, Tensor]:
 
 def check_cross_mask(cross_mask: Callable) -> None:
     """Exercise 4.2: ``cross_mask(src (B, n), tgt_in (B, m)) -> (B, 1, 1, n)`` bool, True = real source token."""
-    ex = "Exercise 4.2 (cross_mask)"
+    ex = exercise("4.2")
     src, tgt_in = _padded_batch()
     (B, n), m = src.shape, tgt_in.shape[1]
-    example = "(src != PAD)[:, None, None, :]"
-    got = _bool_tensor(_call(cross_mask, src, tgt_in, exercise=ex), ex, example)
+    got = _bool_tensor(_call(cross_mask, src, tgt_in, exercise=ex), ex)
     src_real = src != PAD  # (B, n)
     want = src_real[:, None, None, :]  # (B, 1, 1, n)
     shape = tuple(got.shape)
     if shape == (B, 1, 1, m) or shape == (B, 1, m, 1):
-        raise CheckFailed(f"{ex}: your mask has the target's length m = {m}: you masked the TARGET's padding. "
-                          "Cross-attention's keys are the SOURCE tokens, so block the source padding "
-                          "(src == PAD). Padded target positions are ignored by the loss instead.")
-    expect_shape(np.zeros(shape), (B, 1, 1, n), ex, {
-        (B, 1, n, 1): "Your mask has the source on the QUERY axis. The keys are the last axis: (B, 1, 1, n), "
-                      "one column per source token.",
-        (B, n): "Your mask is (B, n): add the head and query axes, mask[:, None, None, :], so it broadcasts "
-                "to the scores (B, h, m, n).",
-        (B, 1, n): "A (B, 1, n) mask lines the batch up with the HEADS axis of the scores (B, h, m, n). "
-                   "Add one more axis: (B, 1, 1, n).",
-        (B, 1, m, n): "The values may be right, but return (B, 1, 1, n): one row that every query and head "
-                      "shares by broadcasting.",
-        (B, n, 1, 1): "Your source axis comes second; the keys must be the LAST axis: (B, 1, 1, n).",
-    })
+        fail(ex, "target_length", m=m)
+    expect_shape(shape, (B, 1, 1, n), ex, {(B, 1, n, 1): "query_axis", (B, n): "flat", (B, 1, n): "three_axes",
+                                           (B, 1, m, n): "full", (B, n, 1, 1): "source_second"})
     if not torch.equal(got, want):
         diagnose(got.numpy().astype(float), [
-            ((~want).numpy().astype(float), "your mask is inverted: True must mean 'may attend', so real source "
-                                            "tokens are True and padding False. (nn.MultiheadAttention's "
-                                            "key_padding_mask uses the opposite, True = padding.)"),
-            (torch.ones_like(want).numpy().astype(float), "every source position is True, padding included: "
-                                                          "block the positions where src == PAD."),
-        ], ex, "mask[b, 0, 0, j] must be True exactly when src[b, j] != PAD.")
+            ((~want).numpy().astype(float), "inverted"),
+            (torch.ones_like(want).numpy().astype(float), "no_padding"),
+        ], ex, "wrong")
     passed(ex, f"({B}, 1, 1, {n}), True for real tokens.")
 
 
@@ -187,78 +162,40 @@ def _variants(attn: MultiheadAttention, y: Tensor, memory: Tensor, mask: Tensor 
     return out
 
 
-_CROSS_HINTS = {
-    "no_scale": "scale the scores by 1/√d_head (d_head = d_model / h, the width of one head's query) before the softmax.",
-    "scale_d_model": "you scaled by 1/√d_model; each head's queries have width d_head = d_model / h, so scale by 1/√d_head.",
-    "no_w_o": "you forgot the output projection: merge the heads back to (B, m, d_model), then apply attn.w_o.",
-    "v_from_w_k": "weights are right but the values are not: V = memory W_V (attn.w_v), not attn.w_k.",
-    "bad_split": "viewing (B, L, d_model) directly as (B, h, L, d_head) mixes positions and features. "
-                 "Reshape to (B, L, h, d_head) first, then .transpose(1, 2).",
-    "softmax_queries": "your weights sum to 1 over the QUERIES (dim=-2); each query's row over the keys must sum to 1: softmax(dim=-1).",
-    "no_mask": "padded source keys got weight: fill the scores where mask is False with -inf before the softmax.",
-    "inverted_mask": "your mask is used inverted: True means 'may attend', so fill the scores where the mask is "
-                     "FALSE (~mask) with -inf.",
-}
-
-
 def check_cross_attention(cross_attention: Callable) -> None:
     """Exercise 4.3: ``cross_attention(attn, x (B, m, d_model), memory (B, n, d_model), mask) -> (out, weights)``."""
-    ex = "Exercise 4.3 (cross_attention)"
+    ex = exercise("4.3")
     attn, y, memory, mask = _attn_inputs()
     (B, m, D), n, h = y.shape, memory.shape[1], attn.h
-    crash = ("Q = x W_Q comes from the decoder: (B, h, m, d_head); K = memory W_K and V = memory W_V both come "
-             "from the encoder: (B, h, n, d_head). The scores Q Kᵀ are then (B, h, m, n) and the mask "
-             "(B, 1, 1, n) lines up with the key axis.")
     # Streaming cross mask: target i reads source j < i, so query row 0 has every key blocked.
     streaming = (torch.arange(n)[None, :] < torch.arange(m)[:, None])[None, None]  # (1, 1, m, n)
     for trial_mask in (None, mask, streaming):
-        result = _call(cross_attention, attn, y, memory, trial_mask, exercise=ex, crash_hint=crash)
+        result = _call(cross_attention, attn, y, memory, trial_mask, exercise=ex, crash_hint="crash_shapes")
         if trial_mask is streaming and isinstance(result, tuple) and len(result) == 2:
             w = as_array(result[1], ex, "weights")
             if w.shape == (B, h, m, n) and np.isnan(w[:, :, 0]).any():
-                raise CheckFailed(f"{ex}: with a mask that blocks EVERY key of a query (row 0 of a streaming mask "
-                                  "(1, 1, m, n)), your weights are NaN: the softmax of a row of -inf is 0/0. Such a "
-                                  "row must read nothing: weights = torch.nan_to_num(weights, nan=0.0) gives zero "
-                                  "weights and a zero output.")
+                fail(ex, "nan_rows")
             if w.shape == (B, h, m, n) and np.allclose(w[:, :, 0], 1.0 / n, atol=1e-6):
-                raise CheckFailed(f"{ex}: with a mask that blocks EVERY key of a query (row 0 of a streaming mask "
-                                  "(1, 1, m, n)), your weights give 1/n to every key: the row reads the blocked "
-                                  "keys uniformly. That is what filling with -1e9 (chapter 2's trick) does to a row "
-                                  "whose keys are all blocked: every score is -1e9, so the softmax is uniform. Fill "
-                                  "with float('-inf') and then torch.nan_to_num(weights, nan=0.0), or keep -1e9 and "
-                                  "zero the blocked weights after the softmax (weights * mask).")
+                fail(ex, "uniform_rows")
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise CheckFailed(f"{ex}: return a pair (out, weights), got {type(result).__name__}.")
+            fail(ex, "not_pair", type=type(result).__name__)
         out, weights = as_array(result[0], ex, "out"), as_array(result[1], ex, "weights")
         if out.shape == (B, h, m, n) and weights.shape == (B, m, D):
-            raise CheckFailed(f"{ex}: you returned (weights, out); return them in the order (out, weights).")
-        expect_shape(weights, (B, h, m, n), ex, {
-            (B, h, n, m): "Your weights are (B, h, n, m): the roles are SWAPPED — the encoder is asking the "
-                          "questions. Queries come from the decoder states x, keys and values from memory.",
-            (B, h, m, m): "Your weights are (B, h, m, m): that is the decoder's SELF-attention. In "
-                          "cross-attention the keys and values come from the encoder output (memory).",
-            (B, h, n, n): "Your weights are (B, h, n, n): that is the encoder reading itself. Queries come from "
-                          "the decoder states x; keys and values from memory.",
-            (B, m, n): "Your weights have no head axis: split the projections into h heads of width d_head = "
-                       "d_model / h, shape (B, h, L, d_head).",
-            (B, 1, m, n): "You used one head of width d_model: split into attn.h heads of width d_head.",
-        })
-        expect_shape(out, (B, m, D), ex, {
-            (B, h, m, D // h): "merge the heads back: (B, h, m, d_head) -> (B, m, h·d_head) = (B, m, d_model), then apply attn.w_o.",
-            (B, m, D // h): "merge all h heads back into (B, m, d_model), then apply attn.w_o.",
-        })
+            fail(ex, "pair_swapped")
+        expect_shape(weights, (B, h, m, n), ex, {(B, h, n, m): "swapped", (B, h, m, m): "self_attention",
+                                                 (B, h, n, n): "encoder_self", (B, m, n): "no_heads",
+                                                 (B, 1, m, n): "single_head"})
+        expect_shape(out, (B, m, D), ex, {(B, h, m, D // h): "heads_not_merged", (B, m, D // h): "merge_heads"})
         with torch.no_grad():
             want_out = attn(y, memory, mask=trial_mask)
             want_w = attn.last_weights
         if close(weights, want_w) and close(out, want_out):
             continue
         variants = _variants(attn, y, memory, trial_mask)
-        got = weights if not close(weights, want_w) else out
         index = 1 if not close(weights, want_w) else 0
-        diagnose(got, [(v[index].numpy(), _CROSS_HINTS[k]) for k, v in variants.items()], ex,
-                 "weights must equal softmax(Q Kᵀ/√d_head) with Q from x and K, V from memory, and out the merged "
-                 "heads of weights @ V passed through attn.w_o." if index else
-                 "weights are right but out is not: out = weights @ V, heads merged to (B, m, d_model), then attn.w_o.")
+        got = weights if index else out
+        diagnose(got, [(v[index].numpy(), key) for key, v in variants.items()], ex,
+                 "wrong_weights" if index else "wrong_out")
     passed(ex, "Q from x; K, V from memory.")
 
 
@@ -267,34 +204,25 @@ def check_cross_attention(cross_attention: Callable) -> None:
 
 def check_honest_loss(honest_loss: Callable) -> None:
     """Exercise 4.4: ``honest_loss(n_symbols, length) -> float``: the best mean training loss without leaking."""
-    ex = "Exercise 4.4 (honest_loss)"
+    ex = exercise("4.4")
     cases = [(8, 8), (5, 3), (20, 1)]
     got = []
     for V, L in cases:
         value = as_array(_call(honest_loss, V, L, exercise=ex), ex)
         if value.size != 1:
-            raise CheckFailed(f"{ex}: return one number (nats per token), got an array of shape {value.shape}.")
+            fail(ex, "not_scalar", shape=value.shape)
         got.append(float(value))
     want = [L * math.log(V) / (L + 1) for V, L in cases]
     if not close(got, want, tol=1e-9):
         diagnose(np.array(got), [
-            ([math.log(V) for V, L in cases], "ln V is the bound per random SYMBOL. The training loss also "
-                                              "averages in the EOS token, which an honest model predicts for "
-                                              "free (loss 0) because the length is fixed."),
-            ([L * math.log2(V) / (L + 1) for V, L in cases], "that is in bits (log base 2); the training loss is in "
-                                                             "nats: use the natural log, math.log."),
-            ([math.log2(V) for V, L in cases], "that is bits per symbol; use nats (math.log) and count the EOS "
-                                               "token in the mean."),
-            ([L * math.log(V + 3) / (L + 1) for V, L in cases], "the honest model spreads its guess over the "
-                                                                "n_symbols symbols only, never over PAD, BOS and "
-                                                                "EOS: use ln(n_symbols)."),
-            ([1 / V for V, L in cases], "1/V is the probability an honest guess gives the right symbol; the loss is "
-                                        "minus its log."),
-            ([0.0 for _ in cases], "0 is what a LEAKY model reaches. An honest model cannot predict a uniformly "
-                                   "random symbol better than chance."),
-            ([(L + 1) * math.log(V) / L for V, L in cases], "the EOS token LOWERS the mean: L symbols cost ln V "
-                                                            "each and EOS costs 0, averaged over L + 1 tokens."),
-        ], ex, "L symbols cost ln(n_symbols) nats each, EOS costs 0: average over the L + 1 tokens.")
+            ([math.log(V) for V, L in cases], "per_symbol"),
+            ([L * math.log2(V) / (L + 1) for V, L in cases], "bits"),
+            ([math.log2(V) for V, L in cases], "bits_per_symbol"),
+            ([L * math.log(V + 3) / (L + 1) for V, L in cases], "whole_vocabulary"),
+            ([1 / V for V, L in cases], "probability"),
+            ([0.0 for _ in cases], "zero"),
+            ([(L + 1) * math.log(V) / L for V, L in cases], "eos_upside_down"),
+        ], ex, "wrong")
     passed(ex, f"8 ln 8 / 9 = {want[0]:.3f}.")
 
 
@@ -361,31 +289,22 @@ def _influence(predict: Callable, src: Tensor, tgt_in: Tensor, i: int, fresh: Te
     return float(diff.max() if reduce == "max" else diff.mean())
 
 
+#: The known wrong detectors: hint key -> the keyword arguments of :func:`_influence` that compute them.
 _DETECTOR_MISTAKES = {
-    "after": (dict(where="after"), "you re-drew only positions j > i. The source token AT position i is also "
-                                   "unseen when target token i is predicted (target i may read j < i only): "
-                                   "re-draw j ≥ i, src[:, i:]."),
-    "past": (dict(where="past"), "you re-drew the PAST, positions j < i — those the model may read. Re-draw the "
-                                 "future, j ≥ i: src[:, i:] = fresh[:, i:]."),
-    "target": (dict(where="target"), "you changed the target inputs tgt_in. The leak to detect is through the "
-                                     "SOURCE: re-draw src[:, i:], keep tgt_in as it is."),
-    "logits": (dict(compare="logits"), "you compared raw logits. Adding the same number to every logit changes no "
-                                       "prediction: compare log-probabilities, torch.log_softmax(logits, dim=-1)."),
-    "softmax": (dict(compare="softmax"), "you compared probabilities; compare log-probabilities "
-                                         "(torch.log_softmax), which also show a change of a tiny probability."),
-    "all_positions": (dict(positions="all"), "you measured the change at every target position. Later positions "
-                                             "k > i may legitimately read source token i: measure position i "
-                                             "only, [:, i]."),
-    "mean": (dict(reduce="mean"), "you averaged the change; a leak in one entry is a leak. Return the LARGEST "
-                                  "absolute change, .abs().max()."),
-    "signed": (dict(absolute=False), "take the absolute value of the change before the max: a log-probability "
-                                     "that falls is as much a leak as one that rises."),
+    "after": dict(where="after"),
+    "past": dict(where="past"),
+    "target": dict(where="target"),
+    "logits": dict(compare="logits"),
+    "softmax": dict(compare="softmax"),
+    "all_positions": dict(positions="all"),
+    "mean": dict(reduce="mean"),
+    "signed": dict(absolute=False),
 }
 
 
 def check_source_influence(source_influence: Callable) -> None:
     """Exercise 4.5: ``source_influence(predict, src, tgt_in, i, fresh) -> float``, the leakage detector."""
-    ex = "Exercise 4.5 (source_influence)"
+    ex = exercise("4.5")
     gen = torch.Generator().manual_seed(46)
     B, n = 3, 6
     src = torch.randint(3, 16, (B, n), generator=gen)  # (B, n), no padding
@@ -398,23 +317,18 @@ def check_source_influence(source_influence: Callable) -> None:
         src_arg = src.clone()  # the student's function gets its own copy; we watch it for changes
         value = call(source_influence, probes[name], src_arg, tgt_in.clone(), i, fresh.clone(), exercise=ex)
         if value is None:
-            raise CheckFailed(f"{ex}: your function returned None — did you forget the `return` statement?")
+            fail(ex, "returned_none")
         arr = as_array(value, ex)
         if arr.size != 1:
-            raise CheckFailed(f"{ex}: return one number (the largest change), got an array of shape {arr.shape}.")
+            fail(ex, "not_scalar", shape=arr.shape)
         got.append(float(arr))
         if not torch.equal(src_arg, src):
-            raise CheckFailed(f"{ex}: your function changed the caller's src in place. Work on a copy, "
-                              "changed = src.clone(), so the baseline prediction uses the original source.")
+            fail(ex, "changes_src")
     want = [_influence(probes[name], src, tgt_in, i, fresh) for name, i in cases]
     if not close(got, want, tol=1e-9):
         zero = [0.0] * len(cases)
         diagnose(np.array(got), [
-            ([_influence(probes[name], src, tgt_in, i, fresh, **kw) for name, i in cases], hint)
-            for kw, hint in _DETECTOR_MISTAKES.values()
-        ] + [(zero, "your detector never sees a change. Predict twice — once with src, once with a copy whose "
-                    "positions j ≥ i hold fresh[:, j] — and compare (if you changed src in place before the first "
-                    "prediction, both calls see the same source).")],
-            ex, "re-draw src[:, i:] from fresh, predict again, and return the largest |Δ log_softmax| at target "
-                "position i.")
+            ([_influence(probes[name], src, tgt_in, i, fresh, **kw) for name, i in cases], key)
+            for key, kw in _DETECTOR_MISTAKES.items()
+        ] + [(zero, "never_changes")], ex, "wrong")
     passed(ex, "honest 0, leaky > 0.")

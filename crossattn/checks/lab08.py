@@ -1,8 +1,9 @@
 """Checkers for the exercises of lab 8, beyond translation: images, retrieval, latent attention.
 
 The inputs keep every size distinct (an image taller than wide, N ≠ L ≠ d, h ≠ d_head ≠ d_c), so
-a swapped axis or a transposed result cannot pass. Every named common mistake gets its own hint;
-tests/checks/test_lab08.py feeds each one in, written the way a student would write it.
+a swapped axis or a transposed result cannot pass. Every named common mistake gets its own hint, by
+key from crossattn/checks/exercises/lab08.py; tests/checks/test_lab08.py feeds each one in, written
+the way a student would write it.
 """
 from __future__ import annotations
 
@@ -16,29 +17,29 @@ from ..core.images import patchify as _patchify
 from ..core.latent import kv_cache_values as _kv_cache_values
 from ..core.latent import latent_score_entries as _latent_score_entries
 from ..core.retrieval import retrieve as _retrieve
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from .registry import Exercise, exercise
 
 __all__ = ["check_patchify", "check_retrieve", "check_latent_score_entries", "check_latent_mixing",
            "check_kv_cache_values"]
 
 
-def _integer(value: Any, ex: str, what: str) -> int:
+def _integer(value: Any, ex: Exercise, what: str) -> int:
     """A count returned by the student: a Python/NumPy integer (or a float that is whole, with a hint)."""
     if value is None:
-        raise CheckFailed(f"{ex}: {what} is None — did you forget the `return` statement?")
+        fail(ex, "none", what=what)
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(-1)[0]
     elif hasattr(value, "numel") and value.numel() == 1:  # a one-element torch tensor
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise CheckFailed(f"{ex}: {what} should be a number, got {type(value).__name__}")
+        fail(ex, "not_number", what=what, type=type(value).__name__)
     return value  # type: ignore[return-value]
 
 
-def _require_int(value: Any, ex: str, what: str) -> None:
+def _require_int(value: Any, ex: Exercise) -> None:
     if not isinstance(value, (int, np.integer)):
-        raise CheckFailed(f"{ex}: the right value, but as a float ({value!r}): a count of {what} is an exact integer, "
-                          "so return an int. Use integer arithmetic: `//` instead of `/`, no float literals like 2.0.")
+        fail(ex, "float", value=value)
 
 
 # ---------------------------------------------------------------------------------- 8.1 patchify
@@ -52,51 +53,33 @@ def _coded_images(B: int, H: int, W: int, C: int) -> np.ndarray:
 
 def check_patchify(patchify: Callable) -> None:
     """Exercise 8.1: ``patchify(images (B, H, W, C), p) -> (B, P, p·p·C)``, patches row by row."""
-    ex = "Exercise 8.1 (patchify)"
+    ex = exercise("8.1")
     _check_patchify_case(patchify, ex, 2, 12, 8, 3, 4)  # a 3 × 2 grid of patches: rows ≠ columns, RGB
     try:  # right for RGB: now two channels and a 2 × 3 grid
         _check_patchify_case(patchify, ex, 3, 10, 15, 2, 5)
     except CheckFailed as err:
-        raise CheckFailed(f"{err} Your function works for RGB images but not for these, of shape (3, 10, 15, 2): "
-                          "C = 2 channels. Read B, H, W, C from images.shape; do not write 3.") from None
+        fail(ex, "rgb_only", lead=f"{err.text} ")
     passed(ex, "images cut into p × p × C patches, numbered row by row (RGB and two-channel images).")
 
 
-def _check_patchify_case(patchify: Callable, ex: str, B: int, H: int, W: int, C: int, p: int) -> None:
+def _check_patchify_case(patchify: Callable, ex: Exercise, B: int, H: int, W: int, C: int, p: int) -> None:
     rows, cols = H // p, W // p
     images = _coded_images(B, H, W, C)
     got = as_array(call(patchify, images, p, exercise=ex), ex)
     P, patch_dim = rows * cols, p * p * C
-    expect_shape(got, (B, P, patch_dim), ex, {
-        (B, rows, cols, patch_dim): "you kept the grid as two axes (rows, cols): flatten it to one axis of "
-                                    "P = rows·cols patches.",
-        (B, P, p, p, C): "each patch must be flattened to one vector of p·p·C values.",
-        (B, patch_dim, P): "your result is (B, patch_dim, P): one ROW per patch, (B, P, patch_dim).",
-        (P, patch_dim): "keep the batch axis: the result is (B, P, patch_dim).",
-    })
+    expect_shape(got, (B, P, patch_dim), ex, {(B, rows, cols, patch_dim): "keeps_grid", (B, P, p, p, C): "unflattened",
+                                              (B, patch_dim, P): "transposed", (P, patch_dim): "no_batch"})
     want = _patchify(images, p)
     if not close(got, want, tol=1e-9):
         grid = images.reshape(B, rows, p, cols, p, C)  # (B, rows, p, cols, p, C)
         strided = images.reshape(B, p, rows, p, cols, C).transpose(0, 2, 4, 1, 3, 5)
         diagnose(got, [
-            (images.reshape(B, P, patch_dim), "a plain reshape (B, H, W, C) -> (B, P, p·p·C) cuts the image into "
-                                             "runs of consecutive pixels along the rows, not into p × p squares. "
-                                             "Split H into (rows, p) and W into (cols, p), move the two grid axes "
-                                             "next to each other with a transpose, then flatten."),
-            (grid.transpose(0, 3, 1, 2, 4, 5).reshape(B, P, patch_dim),
-             "your patches are numbered down the columns first. Number them row by row, like reading a page: "
-             "patch k is at grid row k // cols and grid column k % cols."),
-            (grid.transpose(0, 1, 3, 4, 2, 5).reshape(B, P, patch_dim),
-             "inside each patch you flattened column by column. Keep the order (pixel row, pixel column, "
-             "channel), so that patch.reshape(p, p, C) is the patch as a small image."),
-            (grid.transpose(0, 1, 3, 5, 2, 4).reshape(B, P, patch_dim),
-             "inside each patch you put the channel first (C, p, p). Keep the order (pixel row, pixel column, "
-             "channel): channels last, as in the image."),
-            (strided.reshape(B, P, patch_dim), "your 'patches' take every (H/p)-th pixel: strided samples spread "
-                                               "over the whole image, not contiguous p × p blocks. Reshape H as "
-                                               "(H/p, p), the grid row first, then the pixel row inside it."),
-        ], ex, "patch k must hold the pixels of grid row k // cols and grid column k % cols, flattened in the "
-               "order (pixel row, pixel column, channel).")
+            (images.reshape(B, P, patch_dim), "plain_reshape"),
+            (grid.transpose(0, 3, 1, 2, 4, 5).reshape(B, P, patch_dim), "column_order"),
+            (grid.transpose(0, 1, 3, 4, 2, 5).reshape(B, P, patch_dim), "columns_inside"),
+            (grid.transpose(0, 1, 3, 5, 2, 4).reshape(B, P, patch_dim), "channels_first"),
+            (strided.reshape(B, P, patch_dim), "strided"),
+        ], ex, "wrong")
 
 
 # ---------------------------------------------------------------------------------- 8.2 retrieve
@@ -180,51 +163,28 @@ def _is_top_k(order: np.ndarray, scores: np.ndarray) -> bool:
     return bool(np.allclose(scores[order], best, rtol=0, atol=1e-9))
 
 
-_RETRIEVE_MISTAKES = [
-    ("no_df_guard", "a question word that NO passage contains has df = 0, and log(N / 0) = inf; tf = 0 times inf "
-                    "is NaN, and NaN scores sort anywhere. Skip such words (they add nothing), e.g. "
-                    "np.where(df > 0, np.log(N / np.maximum(df, 1)), 0)."),
-    ("no_dedupe", "a word that occurs twice in the QUESTION counts once: the sum runs over the question's "
-                  "distinct words (set(question))."),
-    ("no_idf", "your ranking is what plain counts of matching words give, without weighting them. Multiply "
-               "each word's count by its idf, log(N / df): a word found in many passages tells little."),
-    ("binary_tf", "your ranking is what 'does the passage contain t' gives. tf(t, passage) is the NUMBER of "
-                  "times t occurs in the passage: a passage that repeats an asked word counts it every time."),
-    ("length_tf", "your ranking is what tf divided by the passage's length gives: use the raw count of t in "
-                  "the passage, without dividing by its length."),
-    ("no_log", "your ranking is what N / df without the logarithm gives: idf is log(N / df)."),
-    ("occurrence_df", "your ranking is what df counted as occurrences gives: df(t) counts the PASSAGES that "
-                      "contain t (each passage once), not how many times t occurs in the whole corpus."),
-    ("smooth_idf", "your ranking is what the smoothed idf log((N + 1) / (df + 1)) gives. This exercise uses the "
-                   "plain idf, log(N / df), over the words that occur (df > 0)."),
-    ("sklearn_idf", "your ranking is what scikit-learn's default idf, log((N + 1) / (df + 1)) + 1, gives. This "
-                    "exercise uses the plain idf, log(N / df), over the words that occur (df > 0)."),
-    ("vocab_idf", "your ranking is what log(V / df), with V the vocabulary size, gives: N in idf is the number "
-                  "of PASSAGES, len(passages)."),
-    ("cosine", "your ranking is what cosine similarity of TF-IDF vectors gives: here the score is the plain "
-               "sum Σ tf(t, passage) · idf(t), not divided by the passage vector's length."),
-]
+#: The known wrong retrievers, in the order they are tried; each name is also the key of its hint.
+_RETRIEVE_MISTAKES = ("no_df_guard", "no_dedupe", "no_idf", "binary_tf", "length_tf", "no_log", "occurrence_df",
+                      "smooth_idf", "sklearn_idf", "vocab_idf", "cosine")
 
 
 def check_retrieve(retrieve: Callable) -> None:
     """Exercise 8.2: ``retrieve(question, passages, k) -> k passage indices``, best TF-IDF first."""
-    ex = "Exercise 8.2 (retrieve)"
+    ex = exercise("8.2")
     outputs = []
     for question, corpus, k in _CASES:
         got = call(retrieve, list(question), [list(p) for p in corpus], k, exercise=ex)
         arr = as_array(got, ex)
         if arr.ndim == 1 and len(arr) == len(corpus) and arr.dtype.kind == "f":
-            raise CheckFailed(f"{ex}: you returned one score per passage. Return the INDICES of the k best "
-                              "passages, best first (np.argsort of the negated scores, then [:k]).")
+            fail(ex, "scores")
         if arr.ndim != 1 or len(arr) != k:
-            raise CheckFailed(f"{ex}: with k={k} return a list of {k} passage indices, got "
-                              f"{'shape ' + str(arr.shape) if arr.ndim != 1 else str(len(arr)) + ' of them'}.")
+            fail(ex, "wrong_count", k=k, what='shape ' + str(arr.shape) if arr.ndim != 1 else str(len(arr)) + ' of them')
         if arr.dtype.kind not in "iu" and not np.all(arr == np.round(arr)):
-            raise CheckFailed(f"{ex}: return passage indices (whole numbers), got {arr.tolist()}.")
+            fail(ex, "not_whole", values=arr.tolist())
         if arr.min() < 0 or arr.max() >= len(corpus):
-            raise CheckFailed(f"{ex}: {arr.tolist()} are not passage indices 0..{len(corpus) - 1}.")
+            fail(ex, "not_indices", values=arr.tolist(), last=len(corpus) - 1)
         if len(set(arr.tolist())) != k:
-            raise CheckFailed(f"{ex}: {arr.tolist()} lists a passage more than once: return k DIFFERENT passages.")
+            fail(ex, "duplicates", values=arr.tolist())
         outputs.append(arr.astype(int))
     failing = [(case, arr) for case, arr in zip(_CASES, outputs)
                if not _is_top_k(arr, _variant_scores("right", case[0], case[1]))]
@@ -232,9 +192,9 @@ def check_retrieve(retrieve: Callable) -> None:
         passed(ex, f"TF-IDF top-k, best first, on {len(_CASES)} questions and corpora (absent and repeated "
                    "words included).")
         return
-    for kind, hint in _RETRIEVE_MISTAKES:  # a mistake must explain the answers on EVERY corpus
+    for kind in _RETRIEVE_MISTAKES:  # a mistake must explain the answers on EVERY corpus
         if all(_variant_ranks(kind, q, c, a) for (q, c, _), a in zip(_CASES, outputs)):
-            raise CheckFailed(f"{ex}: {hint}")
+            fail(ex, kind)
     (question, corpus, k), arr = failing[0]
     scores = _variant_scores("right", question, corpus)
     want = np.array(_retrieve(question, corpus, k, vocab_size=_VOCAB))
@@ -246,19 +206,11 @@ def check_retrieve(retrieve: Callable) -> None:
 
     if all(right_set(case, a) for case, a in zip(_CASES, outputs)):
         if all(np.all(np.diff(_variant_scores("right", c[0], c[1])[a]) >= -1e-12) for c, a in failing):
-            raise CheckFailed(f"{ex}: you found the right passages but listed them worst first: sort by score "
-                              "from the highest down (np.argsort(-scores)), best first.")
-        raise CheckFailed(f"{ex}: you found the right passages, but not best first: with k={k} their scores "
-                          f"in your order are {np.round(picked, 3).tolist()}. Sort them by score, highest "
-                          "first (np.argsort(-scores)[:k]); a set, sorted(...) of indices or np.argpartition do not keep that "
-                          "order.")
+            fail(ex, "worst_first")
+        fail(ex, "not_best_first", k=k, picked=np.round(picked, 3).tolist())
     if np.allclose(picked, np.sort(scores)[:k]):
-        raise CheckFailed(f"{ex}: you returned the k LOWEST scores: np.argsort sorts from small to large, so "
-                          "sort the negated scores, np.argsort(-scores), or reverse.")
-    raise CheckFailed(f"{ex}: with k={k} the best passages, best first, are {want.tolist()}; you returned "
-                      f"{arr.tolist()}. score = Σ over the question's DISTINCT words t of tf(t, passage) · "
-                      "log(N / df(t)), N passages, df(t) of which contain t; a word no passage contains adds "
-                      "nothing.")
+        fail(ex, "lowest")
+    fail(ex, "other_ranking", k=k, want=want.tolist(), got=arr.tolist())
 
 
 def _variant_ranks(kind: str, question: list[int], corpus: list[list[int]], order: np.ndarray) -> bool:
@@ -274,34 +226,26 @@ def _variant_ranks(kind: str, question: list[int], corpus: list[list[int]], orde
 
 def check_latent_score_entries(latent_score_entries: Callable) -> None:
     """Exercise 8.3: ``latent_score_entries(N, L, latent_layers, h) -> int`` = h·(N·L + latent_layers·L²)."""
-    ex = "Exercise 8.3 (latent_score_entries)"
+    ex = exercise("8.3")
     for N, L, layers, h in ((1000, 32, 3, 2), (777, 50, 6, 4), (64, 100, 1, 1)):
         raw = call(latent_score_entries, N, L, layers, h, exercise=ex)
         got = _integer(raw, ex, "the number of score entries")
         want = _latent_score_entries(N, L, layers, h)
         if got == want:
-            _require_int(raw, ex, "score entries")
+            _require_int(raw, ex)
             continue
         args = f"(N={N}, L={L}, latent_layers={layers}, h={h})"
         diagnose(np.asarray(float(got)), [
-            (h * N * L, "you counted the cross-attention (L × N) only: each of the latent_layers self-attentions "
-                        "of the latents adds an L × L score matrix per head."),
-            (h * (N * L + L * L), "the latent self-attention runs latent_layers times: latent_layers·L² per head, "
-                                  "not L² once."),
-            (h * layers * (N * N), "N² per layer is what self-attention over the N INPUTS would hold. Here the "
-                                   "L latents read the N inputs once (L·N) and then attend among themselves (L²)."),
-            (h * (N * L * layers + L * L), "only the first step reads the inputs (L × N, once); the following "
-                                           "latent_layers steps are latents reading latents, L × L each."),
-            (h * (N * L + layers * L * L) * (layers + 1), "count each score matrix once: one L × N read, then "
-                                                          "latent_layers matrices of L × L."),
-            (N * L + layers * L * L, "every head holds its own score matrix: multiply by h."),
-            (h * N * L + layers * L * L, "you multiplied only the read by h: every head also has its own L × L "
-                                         "latent self-attention scores, so multiply the WHOLE sum by h."),
-            (h * ((N + L) ** 2), "(N + L)² is self-attention over the inputs and latents joined together. Here the "
-                                 "latents are the queries and the inputs only keys and values: L·N + latent_layers·L²."),
-            (h * (N * L + layers * N * L), "the latent self-attention is L × L: the latents attend to the latents, "
-                                           "not to the N inputs."),
-        ], ex, f"for {args} expected {want}: h·(N·L + latent_layers·L²).")
+            (h * N * L, "cross_only"),
+            (h * (N * L + L * L), "latent_once"),
+            (h * layers * (N * N), "full"),
+            (h * (N * L * layers + L * L), "reads_every_layer"),
+            (h * (N * L + layers * L * L) * (layers + 1), "counted_twice"),
+            (N * L + layers * L * L, "no_heads"),
+            (h * N * L + layers * L * L, "h_on_read_only"),
+            (h * ((N + L) ** 2), "joined"),
+            (h * (N * L + layers * N * L), "latents_read_inputs"),
+        ], ex, "wrong", args=args, want=want)
     passed(ex, "h·(N·L + latent_layers·L²): linear in N.")
 
 
@@ -348,44 +292,21 @@ def _mixing_variants(S: np.ndarray, Z: np.ndarray) -> dict[str, np.ndarray]:
 
 def check_latent_mixing(latent_mixing: Callable) -> None:
     """Exercise 8.4: ``latent_mixing(S (N, d), Z (L, d)) -> (N, N)``, token-to-token mixing through L latents."""
-    ex = "Exercise 8.4 (latent_mixing)"
+    ex = exercise("8.4")
     rng = np.random.default_rng(84)
     N, L, d = 12, 3, 5
     S, Z = rng.normal(size=(N, d)), rng.normal(size=(L, d))
     got = as_array(call(latent_mixing, S, Z, exercise=ex), ex)
     v = _mixing_variants(S, Z)
-    expect_shape(got, (N, N), ex, {
-        (L, L): "an (L, L) result: you multiplied read @ write. The output tokens read the latents, which read "
-                "the inputs: M = write @ read, (N, L) @ (L, N).",
-        (N, L): "an (N, L) result is the write weights alone: multiply by the read weights, M = write @ read.",
-        (L, N): "an (L, N) result is the read weights alone: the outputs then read the latents, M = write @ read.",
-    })
+    expect_shape(got, (N, N), ex, {(L, L): "wrong_order", (N, L): "write_only", (L, N): "read_only"})
     if close(got, v["right"], tol=1e-8):
         rank = int(np.linalg.matrix_rank(got))
         if rank > L:
-            raise CheckFailed(f"{ex}: your matrix has rank {rank} > L = {L}; through {L} latents it cannot.")
+            fail(ex, "rank", rank=rank, L=L)
         passed(ex, f"a {N}×{N} mixing of rank {rank} ≤ L = {L}; each row sums to 1.")
         return
-    diagnose(got, [
-        (v["old_latents"], "the outputs read the latents AFTER the latents have read the inputs: use Z1 = read @ S "
-                           "(L, d) as the keys and values of the second attention, not the initial latents Z."),
-        (v["residual"], "no residual here: the latents after reading are Z1 = read @ S alone, not Z + read @ S. "
-                        "(A residual acts on each latent by itself; this exercise follows only what moves "
-                        "between tokens.)"),
-        (v["read_columns"], "the read weights must sum to 1 over the N inputs for each latent (softmax along the "
-                            "last axis of the (L, N) scores), not over the latents."),
-        (v["write_columns"], "the write weights must sum to 1 over the L latents for each token (softmax along "
-                             "the last axis of the (N, L) scores), not over the tokens."),
-        (v["unscaled"], "scale the scores by 1/√d before the softmax (crossattn.attention does it for you)."),
-        (v["by_d"], "the scale is 1/√d, the square root of the width, not 1/d (crossattn.attention does it for "
-                    "you)."),
-        (v["full"], "that is full self-attention of the inputs, attention(S, S, S): no bottleneck, rank N. Route "
-                    "through the latents: the latents read S, then S reads the latents."),
-        (v["transposed"], "your matrix is transposed: row i must say how much OUTPUT token i takes from each input "
-                          "token, so each row sums to 1. M = write @ read."),
-    ], ex, "not the mixing through the latents. Check each step's shape and which axis each softmax normalises: "
-           "the latents read the inputs (weights (L, N), rows sum to 1), the latents become weighted means of "
-           "the inputs, the tokens read those latents (weights (N, L)), and M combines the two weight matrices.")
+    diagnose(got, [(v[key], key) for key in ("old_latents", "residual", "read_columns", "write_columns", "unscaled",
+                                             "by_d", "full", "transposed")], ex, "wrong")
 
 
 # ---------------------------------------------------------------------------------- 8.5 KV cache
@@ -393,7 +314,7 @@ def check_latent_mixing(latent_mixing: Callable) -> None:
 
 def check_kv_cache_values(kv_cache_values: Callable) -> None:
     """Exercise 8.5: ``kv_cache_values(tokens, layers, h, d_head, d_c=None, d_rope=0) -> int`` (MHA or MLA)."""
-    ex = "Exercise 8.5 (kv_cache_values)"
+    ex = exercise("8.5")
     cases = [  # (tokens, layers, h, d_head, d_c, d_rope)
         (100, 3, 4, 16, None, 0),
         (100, 3, 4, 16, 40, 6),
@@ -405,31 +326,25 @@ def check_kv_cache_values(kv_cache_values: Callable) -> None:
         got = _integer(raw, ex, "the number of cached values")
         want = _kv_cache_values(T, layers, h, d_head, d_c, d_rope)
         if got == want:
-            _require_int(raw, ex, "cached values")
+            _require_int(raw, ex)
             continue
         args = f"(tokens={T}, layers={layers}, h={h}, d_head={d_head}, d_c={d_c}, d_rope={d_rope})"
         if d_c is None:
             mistakes = [
-                (T * layers * h * d_head, "standard attention caches a key AND a value per head: 2·h·d_head per "
-                                          "token and layer."),
-                (T * layers * 2 * d_head, "every head has its own key and value: 2·h·d_head per token and layer, "
-                                          "not 2·d_head."),
-                (T * 2 * h * d_head, "every layer keeps its own cache: multiply by layers."),
-                (layers * 2 * h * d_head, "the cache grows with the tokens: multiply by tokens."),
+                (T * layers * h * d_head, "keys_only"),
+                (T * layers * 2 * d_head, "one_head"),
+                (T * 2 * h * d_head, "no_layers"),
+                (layers * 2 * h * d_head, "no_tokens"),
             ]
         else:
             mistakes = [
-                (T * layers * (h * d_c + d_rope), "MLA caches ONE latent per token and layer, shared by all h "
-                                                  "heads: d_c, not h·d_c. The heads' keys and values are rebuilt "
-                                                  "from it."),
-                (T * layers * (2 * d_c + d_rope), "the latent is shared by the keys AND the values (a joint "
-                                                  "compression): d_c once, not 2·d_c."),
-                (T * layers * d_c, "add the decoupled RoPE key: MLA caches d_c + d_rope values per token and layer."),
-                (T * layers * (d_c + h * d_rope), "the RoPE key is shared by all heads: d_rope once, not h·d_rope."),
-                (T * layers * 2 * h * d_head, "with d_c given this is MLA: it caches the latent (d_c + d_rope per "
-                                              "token and layer), not the full keys and values (2·h·d_head)."),
-                (T * (d_c + d_rope), "every layer keeps its own cache: multiply by layers."),
+                (T * layers * (h * d_c + d_rope), "latent_per_head"),
+                (T * layers * (2 * d_c + d_rope), "two_latents"),
+                (T * layers * d_c, "no_rope"),
+                (T * layers * (d_c + h * d_rope), "rope_per_head"),
+                (T * layers * 2 * h * d_head, "full_kv"),
+                (T * (d_c + d_rope), "no_layers"),
             ]
-        diagnose(np.asarray(float(got)), mistakes, ex, f"for {args} expected {want}: "
-                 + ("tokens·layers·2·h·d_head." if d_c is None else "tokens·layers·(d_c + d_rope)."))
+        diagnose(np.asarray(float(got)), mistakes, ex, "wrong_mha" if d_c is None else "wrong_mla",
+                 args=args, want=want)
     passed(ex, "MHA 2·h·d_head per token and layer, MLA d_c + d_rope.")

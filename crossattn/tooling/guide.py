@@ -6,16 +6,15 @@ functions here, which read
 - ``_toc.yml`` for the chapters and labs the book contains (a new chapter appears by itself);
 - each chapter's "Learning objectives" admonition (:func:`learning_objectives`);
 - each lab's ``## Exercise N.k: title`` cells and the checker its check cell calls;
-- each checker's source, for the hints it gives on named mistakes (:func:`checker_hints`);
+- the registry of exercises (:mod:`crossattn.checks.registry`): the hints the checkers give on named
+  mistakes (:func:`pitfalls`) and the points of each exercise;
 - ``appendices/lab_times.json``, written by ``python -m crossattn.tooling.lab_times``.
 
-Nothing here runs a lab or a checker. The course-wide tests (tests/content/test_chapters.py) use the same
-parser for the objectives, so the guide and the check read the chapters the same way.
+Nothing here runs a lab. The course-wide tests (tests/content/test_chapters.py) use the same parser
+for the objectives, so the guide and the check read the chapters the same way.
 """
 from __future__ import annotations
 
-import ast
-import inspect
 import math
 import re
 from dataclasses import dataclass, field
@@ -25,9 +24,9 @@ from typing import Any
 import yaml
 
 __all__ = [
-    "Chapter", "Exercise", "Hint", "GuideError", "course_chapters", "chapter_title", "learning_objectives",
-    "lab_exercises", "checker_hints", "lab_pitfalls", "pitfalls", "generic_hints", "is_generic", "lab_times",
-    "md_escape", "session_plan", "split_exercises", "measured_on", "overview_table", "chapter_blocks",
+    "Chapter", "Exercise", "Hint", "GenericHint", "GuideError", "course_chapters", "chapter_title",
+    "learning_objectives", "lab_exercises", "registered", "pitfalls", "render_template", "generic_hints",
+    "lab_times", "md_escape", "session_plan", "split_exercises", "measured_on", "overview_table", "chapter_blocks",
     "weekly_plan", "workshop_plan", "pitfall_tables",
 ]
 
@@ -175,134 +174,116 @@ def course_chapters(root: str | Path = ROOT) -> list[Chapter]:
 
 @dataclass
 class Hint:
-    """A hint a checker gives for a named mistake."""
+    """A hint a checker gives for a named mistake, as the guide shows it."""
 
-    exercises: tuple[str, ...]  # ("2.1",), or several when a shared helper gives it
+    exercises: tuple[str, ...]  # ("2.1",), or several when the exercises share the hint word for word
     text: str
 
 
-def _render(node: ast.AST) -> str:
-    """A string literal as text; in an f-string, a leading ``{ex}: `` is dropped and other fields become …"""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    assert isinstance(node, ast.JoinedStr)
-    parts = [v.value if isinstance(v, ast.Constant) else "\0" for v in node.values]
-    text = "".join(parts)
-    text = re.sub(r"^[\s(\0)]*\0[\s)]*:\s*", "", text)  # "{ex}: ", "({mode}) {case}: "
-    return text.replace("\0", "…").strip()
+def render_template(template: str) -> str:
+    """A hint template as the guide shows it: each field ``{shape}`` becomes "…"."""
+    from ..checks.registry import template_fields
+
+    for name in template_fields(template):
+        template = re.sub(r"\{" + name + r"(![rsa])?(:[^{}]*)?\}", "…", template)
+    return template.replace("{{", "{").replace("}}", "}")
 
 
-def _is_text(node: ast.AST) -> bool:
-    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+def registered(exercises: list[Exercise]) -> list[Any]:
+    """The registry's entry for each of a lab's exercises; GuideError when the lab and the registry disagree."""
+    from ..checks import registry
 
-
-def _call_name(node: ast.Call) -> str:
-    func = node.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-
-
-def _hint_nodes(fn: ast.FunctionDef) -> list[ast.AST]:
-    """The hints of a checker function for named mistakes.
-
-    Three forms, the ones the course's checkers use: the second item of a pair
-    ``(wrong answer, "hint")`` (the mistakes ``diagnose`` compares against), a value of a dict whose
-    keys are shapes or error fragments (``expect_shape``'s and crash hints), and the message of a
-    ``raise CheckFailed(...)``. Fallback messages, success lines and docstrings are not hints.
-    """
-    found: list[ast.AST] = []
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and _is_text(node.elts[1]) and not _is_text(node.elts[0]):
-            found.append(node.elts[1])
-        elif isinstance(node, ast.Dict):
-            found += [v for k, v in zip(node.keys, node.values, strict=True) if k is not None and _is_text(v)]
-        elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and _call_name(node.exc) == "CheckFailed":
-            found += [a for a in node.exc.args if _is_text(a)]
+    found = []
+    for exercise in exercises:
+        try:
+            entry = registry.exercise(exercise.number)
+        except registry.RegistryError as err:
+            raise GuideError(f"exercise {exercise.number}: {err}") from None
+        if exercise.checker != entry.checker:
+            raise GuideError(f"exercise {exercise.number}: the lab's check cell calls {exercise.checker}, the "
+                             f"registry says {entry.checker}")
+        found.append(entry)
     return found
 
 
-def _words(text: str) -> int:
-    return len(re.findall(r"[A-Za-z]{2,}", text))
+def pitfalls(exercises: list[Exercise]) -> list[Hint]:
+    """The named mistakes of a lab's exercises, from the registry, in the lab's order.
 
-
-def checker_hints(module: Any) -> dict[str, list[str]]:
-    """``{checker or helper name: [hint, ...]}`` for every function of a checker module, in source order.
-
-    A hint with fewer than four words of its own (e.g. ``"…\\n  Hint: …"``, which only forwards
-    another hint) is left out.
+    Each exercise lists the hints of its named mistakes (:attr:`Exercise.hints
+    <crossattn.checks.registry.Exercise.hints>`; not its fallbacks or plumbing), fields shown as "…".
+    A hint that several exercises give word for word is listed once, after the others, under all
+    of them.
     """
-    tree = ast.parse(inspect.getsource(module))
-    hints: dict[str, list[str]] = {}
-    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
-        texts = []
-        for node in sorted(_hint_nodes(fn), key=lambda n: (n.lineno, n.col_offset)):
-            text = _render(node)
-            if _words(text) >= 4 and text not in texts:
-                texts.append(text)
-        hints[fn.name] = texts
+    entries = registered(exercises)
+    users: dict[str, list[str]] = {}
+    for entry in entries:
+        for template in entry.hints.values():
+            text = render_template(template)
+            if entry.id not in users.setdefault(text, []):
+                users[text].append(entry.id)
+    own = [Hint((entry.id,), text) for entry in entries for text in dict.fromkeys(
+        render_template(t) for t in entry.hints.values()) if users[text] == [entry.id]]
+    shared = [Hint(tuple(ids), text) for text, ids in users.items() if len(ids) > 1]
+    return own + shared
+
+
+@dataclass
+class GenericHint:
+    """A plumbing hint every checker gives: what the student did, the key, and what the check says."""
+
+    situation: str
+    key: str
+    text: str
+
+
+def generic_hints() -> list[GenericHint]:
+    """The plumbing problems every checker catches, with the words of :data:`crossattn.checks.registry.GENERIC`.
+
+    The hints are produced by running :mod:`crossattn.checks._core`, as every checker does, on
+    exercise 2.1 with a stub, a crashing function, a function that changes its input, and wrong
+    return values.
+    """
+    import numpy as np
+
+    from ..checks import registry
+    from ..checks._core import CheckFailed, as_array, call, expect_shape, fail
+
+    ex = registry.exercise("2.1")
+    q, k = np.ones((3, 4)), np.ones((5, 4))  # (m, d), (n, d)
+
+    def stub(Q, K):  # noqa: N803 - the course's names
+        raise NotImplementedError
+
+    def crashes(Q, K):  # noqa: N803
+        return Q @ K  # (3, 4) @ (5, 4): K is not transposed
+
+    def in_place(Q, K):  # noqa: N803
+        Q /= 2
+        return Q @ K.T
+
+    for fn in (stub, crashes, in_place):
+        fn.__name__ = "scores"
+    attempts = [
+        ("passes the result of a call instead of the function", lambda: call(q @ k.T, q, k, exercise=ex)),
+        ("runs the check on the untouched stub", lambda: call(stub, q, k, exercise=ex)),
+        ("writes code that crashes (here Q @ K instead of Q @ K.T)", lambda: call(crashes, q, k, exercise=ex)),
+        ("changes an input in place (Q /= 2)", lambda: call(in_place, q, k, exercise=ex)),
+        ("forgets the return statement", lambda: as_array(None, ex)),
+        ("forgets the return statement where a number or a tensor is asked for", lambda: fail(ex, "returned_none")),
+        ("returns a tuple where one array is asked for", lambda: as_array((q, k), ex)),
+        ("returns something that is not an array of numbers", lambda: as_array("scores", ex)),
+        ("returns an array of another shape than asked, (m, m) for (m, n) here",
+         lambda: expect_shape(np.ones((3, 3)), (3, 5), ex)),
+    ]
+    hints = []
+    for situation, attempt in attempts:
+        try:
+            attempt()
+        except CheckFailed as err:
+            hints.append(GenericHint(situation, err.key, str(err)))
+        else:
+            raise GuideError(f"crossattn.checks._core accepted a student who {situation}")
     return hints
-
-
-def _callees(module: Any) -> dict[str, set[str]]:
-    """For each function of ``module``, the module's functions it calls, directly or not."""
-    tree = ast.parse(inspect.getsource(module))
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    direct = {name: {_call_name(c) for c in ast.walk(fn) if isinstance(c, ast.Call)} & set(functions)
-              for name, fn in functions.items()}
-    closure = {}
-    for name in functions:
-        seen, todo = set(), [name]
-        while todo:
-            for callee in direct[todo.pop()] - seen:
-                seen.add(callee)
-                todo.append(callee)
-        closure[name] = seen - {name}
-    return closure
-
-
-def lab_pitfalls(exercises: list[Exercise]) -> list[Hint]:
-    """The named-mistake hints of a lab's checkers, grouped by exercise, in the lab's order.
-
-    A hint given by a helper that several of the lab's checkers call is listed once, under all of
-    those exercises.
-    """
-    from .. import checks
-
-    by_module: dict[str, list[Exercise]] = {}
-    modules = {}
-    for exercise in exercises:
-        if exercise.checker is None:
-            continue
-        checker = getattr(checks, exercise.checker, None)
-        if checker is None:
-            raise GuideError(f"exercise {exercise.number}: crossattn.checks has no {exercise.checker}")
-        module = inspect.getmodule(checker)
-        modules[module.__name__] = module
-        by_module.setdefault(module.__name__, []).append(exercise)
-    result: list[Hint] = []
-    listed: set[str] = set()
-    for name, module_exercises in by_module.items():
-        hints = checker_hints(modules[name])
-        callees = _callees(modules[name])
-        helper_users: dict[str, list[str]] = {}
-        for exercise in module_exercises:
-            for helper in callees.get(exercise.checker, ()):
-                helper_users.setdefault(helper, []).append(exercise.number)
-        for exercise in module_exercises:
-            own = list(hints.get(exercise.checker, []))
-            for helper in sorted(callees.get(exercise.checker, ()), key=list(hints).index):
-                if len(helper_users[helper]) == 1:
-                    own += [h for h in hints.get(helper, []) if h not in own]
-            result += [Hint((exercise.number,), text) for text in own if text not in listed]
-            listed.update(own)
-        shared: dict[str, tuple[str, ...]] = {}
-        for helper, users in helper_users.items():
-            if len(users) > 1:
-                for text in hints.get(helper, []):
-                    if text not in listed:
-                        shared[text] = tuple(sorted(set(shared.get(text, ())) | set(users)))
-        result += [Hint(users, text) for text, users in shared.items()]
-        listed.update(shared)
-    return result
 
 
 # ------------------------------------------------------------------------------- lab times and plans
@@ -345,84 +326,6 @@ def md_escape(text: str) -> str:
 # ``mystnb: {markdown_format: myst}``), so {doc} links and $math$ in objectives render.
 
 _NBSP = "\u00a0"  # keeps "Lab 3" on one line in narrow table cells
-
-#: Hints about plumbing that every checker gives (a stub, a crash, a missing return, a wrong
-#: type): listed once at the top of the pitfalls, not under every exercise.
-_GENERIC = [
-    r"still raises NotImplementedError", r"pass your function itself", r"did you forget the `return` statement",
-    r"^… is None", r"should be a (NumPy array of numbers|number)",
-    r"^return (a|one) (torch tensor|pair|number|single|NumPy)\b[^:.]*, got …",
-    r"^expected an output of shape", r"returned a tuple of … items; …$", r"^calling `…` on",
-    r"changed its argument … in place",
-]
-
-
-def is_generic(text: str) -> bool:
-    """Whether a hint is about plumbing (stub, crash, return type) rather than the exercise's content."""
-    return any(re.search(p, text) for p in _GENERIC)
-
-
-def _readable(text: str) -> bool:
-    """A hint that says something on its own: more words than placeholders (…)."""
-    return _words(text) >= 4 and text.count("…") * 2 <= _words(text)
-
-
-def _tidy(text: str) -> str:
-    text = re.sub(r"^…\s*[—.]\s*", "", text)  # "{err} — it passed for ...", "{err}. A row's max ..."
-    return re.sub(r"^\((\w+)\)\s*…:\s*", r"(\1) ", text)  # "({mode}) {case}: ..." -> "(cached) ..."
-
-
-def pitfalls(exercises: list[Exercise]) -> list[Hint]:
-    """:func:`lab_pitfalls` curated for the page: generic and placeholder-only hints left out."""
-    return [Hint(h.exercises, _tidy(h.text)) for h in lab_pitfalls(exercises)
-            if _readable(h.text) and not is_generic(h.text)]
-
-
-def generic_hints() -> list[tuple[str, str]]:
-    """``(what the student did, what the check says)`` for the plumbing problems every checker catches.
-
-    The hints are produced by running :mod:`crossattn.checks._core`, as every checker does, on an
-    exercise "2.1 (scores)" with a stub, a crashing function, a function that changes its input, and
-    wrong return values.
-    """
-    import numpy as np
-
-    from ..checks._core import CheckFailed, as_array, call
-
-    ex = "Exercise 2.1 (scores)"
-    q, k = np.ones((3, 4)), np.ones((5, 4))  # (m, d), (n, d)
-
-    def stub(Q, K):  # noqa: N803 - the course's names
-        raise NotImplementedError
-
-    def crashes(Q, K):  # noqa: N803
-        return Q @ K  # (3, 4) @ (5, 4): K is not transposed
-
-    def in_place(Q, K):  # noqa: N803
-        Q /= 2
-        return Q @ K.T
-
-    for fn in (stub, crashes, in_place):
-        fn.__name__ = "scores"
-    attempts = [
-        ("passes the result of a call instead of the function", lambda: call(q @ k.T, q, k, exercise=ex)),
-        ("runs the check on the untouched stub", lambda: call(stub, q, k, exercise=ex)),
-        ("writes code that crashes (here Q @ K instead of Q @ K.T)", lambda: call(crashes, q, k, exercise=ex)),
-        ("changes an input in place (Q /= 2)", lambda: call(in_place, q, k, exercise=ex)),
-        ("forgets the return statement", lambda: as_array(None, ex)),
-        ("returns a tuple where one array is asked for", lambda: as_array((q, k), ex)),
-        ("returns something that is not an array of numbers", lambda: as_array("scores", ex)),
-    ]
-    hints = []
-    for situation, attempt in attempts:
-        try:
-            attempt()
-        except CheckFailed as err:
-            hints.append((situation, str(err)))
-        else:
-            raise GuideError(f"crossattn.checks._core accepted a student who {situation}")
-    return hints
-
 
 def _seconds(times: dict[str, Any] | None, chapter: Chapter, limit: bool = True) -> str:
     """The lab's measured time, e.g. "8 s (limit 20 s)", or why there is none."""

@@ -7,8 +7,10 @@ number the lab's file name starts with). In each notebook:
   signature and docstring stay, and each body is wrapped in ``### BEGIN SOLUTION`` /
   ``### END SOLUTION``, which ``nbgrader generate_assignment`` replaces by a ``raise
   NotImplementedError``, as in the student tool's stubs (``crossattn.tooling.student``);
-- a check cell becomes a graded "autograder tests" cell worth ``--points`` (default 1): it passes
-  when the checker prints its ✓ line and scores 0 when the checker raises its hint;
+- a check cell becomes a graded "autograder tests" cell worth its exercise's points in the registry
+  of exercises (:mod:`crossattn.checks.registry`; 1 for a checker it does not know), or ``--points``
+  for every check: it passes when the checker prints its ✓ line and scores 0 when the checker raises
+  its hint;
 - every other cell (the setup cell, the prose, the demos) becomes a "read-only" cell: locked in
   the release, and restored from the source by ``nbgrader autograde`` if a student edited it, so
   what runs at grading time is the lab as written plus the student's answers.
@@ -32,8 +34,8 @@ import nbformat
 from .labs import CHECK_TAG, SETUP_TAG, SOLUTION_TAG, LabError, read_notebook, tags
 from .student import SolutionPiece, join_pieces, notebook_paths, solution_pieces
 
-__all__ = ["COURSE_ID", "BEGIN", "END", "assignment_name", "marked_solution", "course_notebook",
-           "config_source", "write_course", "main"]
+__all__ = ["COURSE_ID", "BEGIN", "END", "DEFAULT_POINTS", "assignment_name", "marked_solution", "check_points",
+           "course_notebook", "config_source", "write_course", "main"]
 
 #: The course id the generated ``nbgrader_config.py`` sets (and nbgrader's gradebook records).
 COURSE_ID = "cross-attention"
@@ -43,7 +45,11 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 #: (``--nbval-cell-timeout=120`` in pyproject.toml); nbgrader's default of 30 s is tight for labs 4–8.
 CELL_TIMEOUT = 120
 
+#: The points of a check cell whose checker the registry does not know (a lab of your own).
+DEFAULT_POINTS = 1.0
+
 _EXERCISE = re.compile(r"^#+\s*Exercise\s+(\d+)\.(\d+)\b", flags=re.MULTILINE)
+_CHECKER = re.compile(r"\b(check_\w+)\s*\(")
 _DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
@@ -88,9 +94,27 @@ def _unique(grade_id: str, used: set[str]) -> str:
     return candidate
 
 
-def course_notebook(nb: nbformat.NotebookNode, name: str = "notebook", points: float = 1.0) -> nbformat.NotebookNode:
-    """The nbgrader source version of a lab (see the module docstring); ``nb`` is left as it is."""
-    if not (math.isfinite(points) and points > 0):
+def check_points(source: str) -> float:
+    """The points of a check cell: those of the exercise whose checker it calls, from the registry.
+
+    A cell that calls a checker the registry does not know is worth :data:`DEFAULT_POINTS`.
+    """
+    from ..checks import registry
+
+    called = _CHECKER.search(source)
+    try:
+        return registry.by_checker(called.group(1)).points if called else DEFAULT_POINTS
+    except registry.RegistryError:
+        return DEFAULT_POINTS
+
+
+def course_notebook(nb: nbformat.NotebookNode, name: str = "notebook",
+                    points: float | None = None) -> nbformat.NotebookNode:
+    """The nbgrader source version of a lab (see the module docstring); ``nb`` is left as it is.
+
+    ``points``, when given, is what every check cell is worth instead of its exercise's points.
+    """
+    if points is not None and not (math.isfinite(points) and points > 0):
         raise LabError(f"--points must be a positive number, got {points}")
     out = nbformat.from_dict(nb)  # deep copy
     out.metadata.pop("widgets", None)
@@ -121,7 +145,8 @@ def course_notebook(nb: nbformat.NotebookNode, name: str = "notebook", points: f
                 cell.metadata["nbgrader"] = _metadata(grade_id, solution=True)
             else:
                 checks += 1
-                cell.metadata["nbgrader"] = _metadata(grade_id, grade=True, locked=True, points=points)
+                worth = check_points(cell.source) if points is None else points
+                cell.metadata["nbgrader"] = _metadata(grade_id, grade=True, locked=True, points=worth)
         else:
             grade_id = _unique("setup" if SETUP_TAG in cell_tags else f"cell_{index:02d}", used)
             cell.metadata["nbgrader"] = _metadata(grade_id, locked=True)
@@ -161,7 +186,7 @@ class _Planned:
     notebook: nbformat.NotebookNode
 
 
-def write_course(inp: Path, out: Path, points: float = 1.0, force: bool = False) -> list[Path]:
+def write_course(inp: Path, out: Path, points: float | None = None, force: bool = False) -> list[Path]:
     """Write the course source for the lab(s) at ``inp`` into ``out``; return the notebooks written.
 
     Raises LabError, before writing anything, when a lab cannot be converted, when ``out`` is or
@@ -204,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", type=Path, help="a folder of labs (or one .ipynb)")
     parser.add_argument("--out", type=Path, required=True, help="the course folder to write (outside the labs' folder)")
-    parser.add_argument("--points", type=float, default=1.0, help="points per check cell (default: 1)")
+    parser.add_argument("--points", type=float, default=None,
+                        help="points of every check cell (default: each exercise's points in the registry, "
+                             "crossattn/checks/exercises/)")
     parser.add_argument("--force", action="store_true", help="replace course notebooks that exist already")
     args = parser.parse_args(argv)
     try:

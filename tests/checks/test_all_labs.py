@@ -1,68 +1,203 @@
-"""What every checker of every lab must do, derived from the labs themselves (design §5).
+"""What every checker of every lab must do, run once over the registry and every lab's mistakes table.
 
-Each check cell `check_x(fn)` names a checker and the function its exercise asks for. For every
-such pair: the lab's own solution passes with one ✓ line; the student version's stub (made by
-the student tool from that very solution cell) fails with a hint naming NotImplementedError; and
-a value passed instead of a function is refused. The named mistakes of each exercise are tested
-in tests/checks/test_labNN.py.
+The registry (crossattn/checks/exercises/labNN.py) lists each exercise, its checker and the keys of
+its hints. Each tests/checks/test_labNN.py holds the lab's table, ``MISTAKES = {exercise id: {key:
+student-like function, or a tuple of them}}``, runs it with the one test of tests/checks/conventions.py
+(each named mistake fails with its own hint, by key, and the message names the exercise), and keeps
+its special cases. Here, once for every exercise:
+
+- the registry agrees with the lab: its heading, its check cell, the function the cell passes;
+- the lab's own solution passes with one ✓ line; the student version's stub (made by the student
+  tool from that very solution cell) fails with the "stub" hint, naming NotImplementedError; a
+  value passed instead of a function gets the "not_function" hint;
+- no dead hints: every key of the registry is raised by at least one entry of its lab's table, every
+  key of a table exists in the registry, and every lab file runs its table; every key a checker
+  passes to ``fail`` as a literal exists too.
 """
+from __future__ import annotations
+
+import functools
+import importlib
 import re
 
 import pytest
 
-import crossattn.checks
-from crossattn.checks import CheckFailed
-from crossattn.tooling.labs import (
-    CHECK_TAG,
-    SOLUTION_TAG,
-    read_notebook,
-    tags,
-)
+from crossattn.checks import CheckFailed, registry
+from crossattn.tooling.labs import CHECK_TAG, SOLUTION_TAG, read_notebook, tags
 from crossattn.tooling.student import stub_source
-from tests.helpers import LABS
+from tests.checks.conventions import checker, entries
+from tests.helpers import LABS, ROOT
+
+EXERCISE_HEADING = re.compile(r"^## Exercise (\d+\.\d+):\s*(.+?)\s*$", flags=re.M)
 
 
-def exercises():
-    for path in LABS:
-        for cell in read_notebook(path).cells:
-            if CHECK_TAG in tags(cell):
-                checker, fn = re.fullmatch(r"(check_\w+)\((\w+)\)", cell.source.strip()).groups()
-                yield pytest.param(path, checker, fn, id=f"{path.name[:2]}-{checker}")
+def lab_path(number: int):
+    matches = [p for p in LABS if p.name.startswith(f"{number:02d}_")]
+    assert len(matches) == 1, f"lab {number}: expected one notebook {number:02d}_*.ipynb, found {matches}"
+    return matches[0]
 
 
-def namespace(path, stub):
-    ns = {}
-    for cell in read_notebook(path).cells:
+@functools.cache
+def lab_notebook(number: int):
+    return read_notebook(lab_path(number))
+
+
+def lab_cells(number: int) -> list[tuple[str, str, str]]:
+    """(exercise id, heading title, check cell source) of each check cell of lab ``number``, in order."""
+    found, heading = [], None
+    for cell in lab_notebook(number).cells:
+        if cell.cell_type == "markdown":
+            match = EXERCISE_HEADING.search(cell.source)
+            if match:
+                heading = match.groups()
+        elif CHECK_TAG in tags(cell):
+            assert heading is not None, f"lab {number}: a check cell before any exercise heading"
+            found.append((*heading, cell.source.strip()))
+    return found
+
+
+@functools.cache
+def namespace(number: int, stub: bool) -> dict:
+    """The names the solution cells of lab ``number`` define: the reference, or the student's stubs."""
+    names: dict = {}
+    path = lab_path(number)
+    for cell in lab_notebook(number).cells:
         if SOLUTION_TAG in tags(cell):
-            exec(compile(stub_source(cell.source) if stub else cell.source, path.name, "exec"), ns)  # noqa: S102
-    return ns
+            exec(compile(stub_source(cell.source) if stub else cell.source, path.name, "exec"), names)  # noqa: S102
+    return names
 
 
-EXERCISES = list(exercises())
+def lab_tests(number: int):
+    return importlib.import_module(f"tests.checks.test_lab{number:02d}")
 
 
-def test_every_check_cell_calls_a_checker_of_the_package():
-    assert EXERCISES
-    for param in EXERCISES:
-        _, checker, _ = param.values
-        assert checker in crossattn.checks.checker_names(), f"{checker} is not exported by crossattn.checks"
+EXERCISES = [pytest.param(ex, id=f"{ex.id}-{ex.function}") for ex in registry.exercises()]
 
 
-@pytest.mark.parametrize("path, checker, fn", EXERCISES)
-def test_the_lab_solution_passes_with_one_success_line(path, checker, fn, capsys):
-    getattr(crossattn.checks, checker)(namespace(path, stub=False)[fn])
+def raised(ex, fn, capsys=None) -> CheckFailed:
+    """The CheckFailed ``ex``'s checker raises on ``fn``; fails the test if the checker passes it."""
+    with pytest.raises(CheckFailed) as info:
+        checker(ex)(fn)
+    if capsys is not None:
+        assert "✓" not in capsys.readouterr().out
+    return info.value
+
+
+# ---------------------------------------------------------------------------- the registry and the labs
+
+
+def test_every_lab_has_exercises_in_the_registry_and_back():
+    assert [int(p.name[:2]) for p in LABS] == list(registry.labs())
+
+
+@pytest.mark.parametrize("number", registry.labs())
+def test_the_registry_agrees_with_the_lab(number):
+    cells = lab_cells(number)
+    exercises = registry.lab(number)
+    assert [c[0] for c in cells] == [ex.id for ex in exercises], "one check cell per exercise, in order"
+    for (exercise_id, title, source), ex in zip(cells, exercises):
+        assert title == ex.title, f"exercise {ex.id}: the lab's heading says {title!r}"
+        assert source == f"{ex.checker}({ex.function})", f"exercise {ex.id}: the check cell is {source!r}"
+
+
+@pytest.mark.parametrize("number", registry.labs())
+def test_each_lab_module_exports_exactly_its_registered_checkers(number):
+    module = importlib.import_module(f"crossattn.checks.lab{number:02d}")
+    assert list(module.__all__) == [ex.checker for ex in registry.lab(number)]
+    assert f"lab {number}" in module.__doc__.lower(), "a checker module's docstring names its lab"
+
+
+# ---------------------------------------------------------------------------- reference, stub, non-function
+
+
+@pytest.mark.parametrize("ex", EXERCISES)
+def test_the_lab_solution_passes_with_one_success_line(ex, capsys):
+    checker(ex)(namespace(ex.lab, stub=False)[ex.function])
     printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 1 and printed[0].startswith("✓"), printed
+    assert len(printed) == 1 and printed[0].startswith(f"✓ {ex.label} passed: "), printed
 
 
-@pytest.mark.parametrize("path, checker, fn", EXERCISES)
-def test_the_student_stub_fails_naming_notimplementederror(path, checker, fn, capsys):
-    with pytest.raises(CheckFailed, match="NotImplementedError"):
-        getattr(crossattn.checks, checker)(namespace(path, stub=True)[fn])
-    assert "✓" not in capsys.readouterr().out
+@pytest.mark.parametrize("ex", EXERCISES)
+def test_the_student_stub_fails_naming_notimplementederror(ex, capsys):
+    err = raised(ex, namespace(ex.lab, stub=True)[ex.function], capsys)
+    assert (err.exercise, err.key) == (ex.id, "stub")
+    assert "NotImplementedError" in str(err)
 
 
-@pytest.mark.parametrize("path, checker, fn", EXERCISES)
-def test_a_value_instead_of_a_function_is_refused(path, checker, fn):
-    with pytest.raises(CheckFailed, match="pass your function itself"):
-        getattr(crossattn.checks, checker)(42)
+@pytest.mark.parametrize("ex", EXERCISES)
+def test_a_value_instead_of_a_function_is_refused(ex):
+    err = raised(ex, 42)
+    assert (err.exercise, err.key) == (ex.id, "not_function")
+    assert str(err) == f"{ex.label}: pass your function itself (without calling it), got int"
+
+
+# ---------------------------------------------------------------------------- no dead hints
+
+
+@pytest.mark.parametrize("number", registry.labs())
+def test_no_dead_hints_every_key_is_raised_by_the_table(number):
+    module = lab_tests(number)
+    mistakes = module.MISTAKES
+    runner = getattr(module, "test_each_named_mistake_gets_its_own_hint", None)
+    assert runner is not None and runner.__module__ == "tests.checks.conventions", \
+        f"{module.__name__} must run its table: test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)"
+    params = next(m for m in runner.pytestmark if m.name == "parametrize").args[1]
+    assert len(params) == len(list(entries(mistakes))), "the runner runs the lab's own table"
+    assert set(mistakes) <= {ex.id for ex in registry.lab(number)}, "the table names exercises of its lab only"
+    for ex in registry.lab(number):
+        covered = set(mistakes.get(ex.id, {}))
+        dead = [key for key in ex.keys if key not in covered]
+        assert not dead, f"exercise {ex.id}: no entry of the table raises {dead}"
+        unknown = sorted(covered - set(ex.keys) - set(registry.GENERIC))
+        assert not unknown, f"exercise {ex.id}: the table names keys the registry lacks: {unknown}"
+        assert len(ex.hints) >= 2, f"exercise {ex.id}: name at least two common mistakes"
+
+
+def test_every_generic_hint_is_raised_somewhere():
+    from crossattn.tooling import guide
+
+    covered = {"stub", "not_function"}  # the tests above
+    covered |= {key for number in registry.labs() for _, key, _ in entries(lab_tests(number).MISTAKES)}
+    covered |= {hint.key for hint in guide.generic_hints()}
+    assert set(registry.GENERIC) <= covered, sorted(set(registry.GENERIC) - covered)
+
+
+FAIL_CALL = re.compile(r"\bfail\(\s*[\w.]+\s*,\s*")
+
+
+def literal_keys(source: str) -> list[str]:
+    """The string literals in the key argument of each ``fail(exercise, key, ...)`` call of ``source``.
+
+    A scan of the text, not a parse: the key argument runs to the first comma or closing
+    parenthesis outside brackets (``"a" if x else "b"`` and ``table.get(k, "c")`` give their literals).
+    """
+    keys = []
+    for match in FAIL_CALL.finditer(source):
+        depth, end = 0, match.end()
+        while end < len(source):
+            char = source[end]
+            if char in "([{":
+                depth += 1
+            elif char in ")]}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif char == "," and depth == 0:
+                break
+            end += 1
+        keys += re.findall(r'"([a-z][a-z0-9_]*)"', source[match.end():end])
+    return keys
+
+
+@pytest.mark.parametrize("number", registry.labs())
+def test_every_key_a_checker_fails_with_exists(number):
+    source = (ROOT / "crossattn" / "checks" / f"lab{number:02d}.py").read_text(encoding="utf-8")
+    known = {key for ex in registry.lab(number) for key in ex.keys} | set(registry.GENERIC)
+    keys = literal_keys(source)
+    assert keys, "the scan found no fail() call: has the helper been renamed?"
+    assert not set(keys) - known, f"crossattn/checks/lab{number:02d}.py fails with unknown keys {set(keys) - known}"
+
+
+def test_the_key_scan_finds_literal_keys_and_only_those():
+    source = 'fail(ex, "a")\nfail(ex, "b" if x else "c", n=f(1, 2))\nfail(ex, table.get(k, "d"), e="no")\nfail(ex, key)'
+    assert literal_keys(source) == ["a", "b", "c", "d"]

@@ -1,8 +1,8 @@
-"""The checkers of lab 1 accept the lab's own solutions, reject its stubs, and name each common mistake.
+"""Lab 1's checkers: the table of named mistakes, and the special cases.
 
-The reference solutions are taken from the notebook's solution cells and the stubs are made from
-those cells by the student tool, so these tests cover exactly what a student sees. Each mistake
-is written the way a student would write it, and must fail with its own hint.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from crossattn.checks import (
     check_relevance,
     check_softmax,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 CHECKERS = {
@@ -31,22 +32,6 @@ CHECKERS = {
 @pytest.fixture(scope="module")
 def solutions():
     return solution_namespace("01")
-
-
-# ---------------------------------------------------------------------------- reference and stub
-
-
-@pytest.mark.parametrize("name", CHECKERS)
-def test_the_success_line_is_short_and_names_the_random_test_not_the_lab_data(name, solutions, capsys):
-    CHECKERS[name](solutions[name])
-    out = capsys.readouterr().out.rstrip("\n")
-    assert len(out) <= 72, f"{out!r} is wider than the website's output box"
-    assert "on a random test (" in out or name == "softmax"
-
-
-def test_a_value_instead_of_a_function_is_refused():
-    with pytest.raises(CheckFailed, match="pass your function itself"):
-        check_relevance(np.zeros(3))
 
 
 # ---------------------------------------------------------------------------- 1.1 relevance
@@ -97,22 +82,8 @@ def relevance_forgot_return(query, keys):
     keys @ query  # noqa: B018 - the mistake is the missing return
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (relevance_no_sum, r"did not sum over the d coordinates"),
-    (relevance_sum_over_keys, r"got \(3,\) \(test case: n=5, d=3\)\. You summed over the keys \(axis 0\)"),
-    (relevance_sum_everything, r"summed everything into one number"),
-    (relevance_distance, r"that is the distance"),
-    (relevance_minus_distance, r"that is minus the distance"),
-    (relevance_cosine, r"cosine similarity"),
-    (relevance_already_softmax, r"already weights \(you applied softmax\)"),
-    (relevance_transposed, r"matmul.*\n  Hint: keys is \(n, d\) and query \(d,\): keys @ query"),
-    (relevance_dot_query_first, r"not aligned.*\n  Hint: keys is \(n, d\) and query \(d,\): keys @ query"),
-    (relevance_scaled, r"no √d yet"),
-    (relevance_forgot_return, r"None — did you forget the `return`"),
-])
-def test_relevance_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_relevance(mistake)
+def relevance_absolute(query, keys):
+    return np.abs(keys @ query)  # "how aligned", whatever the sign
 
 
 # ---------------------------------------------------------------------------- 1.2 softmax
@@ -171,32 +142,19 @@ def softmax_returns_row_sums(scores):
     return np.exp(scores).sum(axis=-1, keepdims=True)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (softmax_down_columns, r"each ROW must sum to 1"),
-    (softmax_whole_array, r"normalised over the whole array"),
-    (softmax_no_exp, r"exponentiate first"),
-    (softmax_shift_numerator_only, r"max in the numerator only"),
-    (softmax_no_keepdims, r"keepdims=True"),
-    (softmax_axis_one, r"use axis=-1"),
-    (softmax_unstable, r"overflow exp\(\) and give nan"),
-    (softmax_global_max, r"each ROW's own max"),
-    (softmax_returns_row_sums, r"You returned the row sums"),
-    (softmax_subtract_min, r"\[-1000, 0, 1000\].*subtract each row's MINIMUM"),
-    (softmax_in_place, r"changed its argument 1 in place"),
-])
-def test_softmax_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_softmax(mistake)
+def softmax_returns_flat_row_sums(scores):
+    return np.exp(scores).sum(axis=-1)
 
 
-def test_softmax_hardcoded_for_matrices_is_caught_on_a_batch():
-    def softmax_rows_of_a_matrix(scores):  # right for (m, n) and (n,), wrong for (B, m, n)
-        scores = np.atleast_2d(scores)
-        e = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return np.squeeze(e / e.sum(axis=1, keepdims=True))
+def softmax_rows_of_a_matrix(scores):  # right for (m, n) and (n,), wrong for (B, m, n)
+    scores = np.atleast_2d(scores)
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.squeeze(e / e.sum(axis=1, keepdims=True))
 
-    with pytest.raises(CheckFailed, match=r"wrong for an input of shape \(2, 3, 4\)"):
-        check_softmax(softmax_rows_of_a_matrix)
+
+def softmax_base_two(scores):
+    e = np.exp2(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def test_softmax_checker_does_not_print_overflow_warnings(recwarn):
@@ -246,19 +204,8 @@ def read_returns_both(query, keys, values):
     return weights @ values, weights
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (read_returns_both, r"tuple of 2 items; return only the blended value, shape \(d_v,\)"),
-    (read_hard_lookup, r"single best book"),
-    (read_no_softmax, r"turn the scores into weights with softmax"),
-    (read_plain_mean, r"plain average"),
-    (read_blends_keys, r"blend the VALUES"),
-    (read_returns_weights, r"got \(5,\) \(test case: n=5, d=3, d_v=4\)\. You returned the weights"),
-    (read_forgets_to_sum, r"did not add them up"),
-    (read_values_first, r"weights @ values has shape \(d_v,\)"),
-])
-def test_read_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_read(mistake)
+def read_scaled(query, keys, values):
+    return _softmax(keys @ query / np.sqrt(len(query))) @ values
 
 
 # ---------------------------------------------------------------------------- 1.4 attend
@@ -309,20 +256,14 @@ def attend_only_out(Q, K, V):
     return _softmax(Q @ K.T) @ V
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (attend_columns, r"sum to 1 down each column"),
-    (attend_scaled, r"no √d yet"),
-    (attend_raw_scores, r"raw scores Q @ K\.T"),
-    (attend_whole_matrix, r"normalised over the whole matrix"),
-    (attend_keys_first, r"scores = Q @ K\.T is \(m, n\)"),
-    (attend_pair_swapped, r"in the order \(out, weights\)"),
-    (attend_blends_keys, r"out has the width of a key"),
-    (attend_values_wrong, r"weights are right but out is not"),
-    (attend_only_out, r"return a pair \(out, weights\)"),
-])
-def test_attend_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_attend(mistake)
+def attend_weights_transposed(Q, K, V):
+    w = _softmax(Q @ K.T)
+    return w @ V, w.T
+
+
+def attend_negated_scores(Q, K, V):
+    w = _softmax(-Q @ K.T)  # "the closest keys": the opposite of the largest dot products
+    return w @ V, w
 
 
 # ---------------------------------------------------------------------------- 1.5 alignment
@@ -377,23 +318,111 @@ def align_untransposed(X, S):
     return np.argmax(_softmax(X @ S), axis=-1)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (align_down_columns, r"got \(6,\) \(test case: m=3, n=6, d=4\)\. You found, for each SOURCE token"),
-    (align_source_reads_target, r"for each SOURCE token, the target token that reads it most"),
-    (align_returns_weights, r"That is the weight matrix A, shape \(m, n\)"),
-    (align_returns_output, r"That is the blended output A @ S"),
-    (align_self_weights, r"That is self-attention: X read itself"),
-    (align_no_axis, r"np\.argmax without an axis flattens"),
-    (align_self_attention, r"positions in X itself: that is self-attention"),
-    (align_max_not_argmax, r"largest weights themselves.*np\.argmax, not np\.max"),
-    (align_max_of_scores, r"largest scores themselves"),
-    (align_argmin, r"reads LEAST"),
-    (align_returns_both, r"tuple of 2 items; return only the indices"),
-    (align_untransposed, r"the scores X @ S\.T are \(m, n\)"),
-])
-def test_alignment_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_alignment(mistake)
+def align_nearest(X, S):
+    distances = np.linalg.norm(X[:, None, :] - S[None, :, :], axis=-1)  # (m, n)
+    return np.argmin(distances, axis=-1)  # the nearest source token, not the most read
+
+
+MISTAKES = {
+    "1.1": {
+        "no_sum": relevance_no_sum,
+        "sum_over_keys": relevance_sum_over_keys,
+        "sum_everything": relevance_sum_everything,
+        "distance": relevance_distance,
+        "minus_distance": relevance_minus_distance,
+        "cosine": relevance_cosine,
+        "softmaxed": relevance_already_softmax,
+        "crash_shapes": (relevance_transposed, relevance_dot_query_first),
+        "scaled": relevance_scaled,
+        "none": relevance_forgot_return,
+        "wrong": relevance_absolute,
+    },
+    "1.2": {
+        "columns": softmax_down_columns,
+        "whole_array": softmax_whole_array,
+        "no_exp": softmax_no_exp,
+        "shift_numerator_only": softmax_shift_numerator_only,
+        "no_keepdims": softmax_no_keepdims,
+        "fixed_axis": softmax_axis_one,
+        "overflow": softmax_unstable,
+        "global_max": softmax_global_max,
+        "row_sums": softmax_returns_row_sums,
+        "one_per_row": softmax_returns_flat_row_sums,
+        "subtract_min": softmax_subtract_min,
+        "in_place": softmax_in_place,
+        "two_dims_only": softmax_rows_of_a_matrix,
+        "wrong": softmax_base_two,
+    },
+    "1.3": {
+        "returns_both": read_returns_both,
+        "hard_lookup": read_hard_lookup,
+        "no_softmax": read_no_softmax,
+        "plain_mean": read_plain_mean,
+        "blends_keys": read_blends_keys,
+        "returns_weights": read_returns_weights,
+        "no_sum": read_forgets_to_sum,
+        "crash_shapes": read_values_first,
+        "wrong": read_scaled,
+    },
+    "1.4": {
+        "columns": attend_columns,
+        "scaled": attend_scaled,
+        "raw_scores": attend_raw_scores,
+        "whole_matrix": attend_whole_matrix,
+        "crash_shapes": attend_keys_first,
+        "keys_first": attend_weights_transposed,
+        "pair_swapped": attend_pair_swapped,
+        "blends_keys": attend_blends_keys,
+        "wrong_out": attend_values_wrong,
+        "not_pair": attend_only_out,
+        "wrong": attend_negated_scores,
+    },
+    "1.5": {
+        "down_columns": (align_down_columns, align_source_reads_target),
+        "returns_weights": align_returns_weights,
+        "returns_output": align_returns_output,
+        "self_weights": align_self_weights,
+        "no_axis": align_no_axis,
+        "self_attention": align_self_attention,
+        "max_not_argmax": align_max_not_argmax,
+        "max_of_scores": align_max_of_scores,
+        "argmin": align_argmin,
+        "returns_both": align_returns_both,
+        "crash_shapes": align_untransposed,
+        "wrong": align_nearest,
+    },
+}
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
+
+
+# ---------------------------------------------------------------------------- special cases
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_the_success_line_is_short_and_names_the_random_test_not_the_lab_data(name, solutions, capsys):
+    CHECKERS[name](solutions[name])
+    out = capsys.readouterr().out.rstrip("\n")
+    assert len(out) <= 72, f"{out!r} is wider than the website's output box"
+    assert "on a random test (" in out or name == "softmax"
+
+
+def test_a_crash_hint_keeps_numpys_message_and_adds_the_shapes():
+    with pytest.raises(CheckFailed) as info:
+        check_relevance(relevance_transposed)
+    crash, hint = str(info.value).split("\n  Hint: ")
+    assert crash.startswith("Exercise 1.1 (relevance): calling `relevance_transposed` on inputs (3,), (5, 3) raised ")
+    assert "matmul" in crash and hint.startswith("keys is (n, d) and query (d,)")
+
+
+def test_shape_hints_name_the_test_case():
+    with pytest.raises(CheckFailed, match=r"got \(3,\) \(test case: n=5, d=3\)\. You summed over the keys"):
+        check_relevance(relevance_sum_over_keys)
+
+
+def test_the_row_the_subtract_min_mistake_gets_is_shown():
+    with pytest.raises(CheckFailed, match=r"the row \[-1000, 0, 1000\] gives \[0\.0, nan, nan\], not \[0, 0, 1\]"):
+        check_softmax(softmax_subtract_min)
 
 
 def test_alignment_accepts_the_argmax_of_the_raw_scores():

@@ -1,8 +1,8 @@
-"""The checkers of lab 3 accept the lab's own solutions, reject its stubs, and name each common mistake.
+"""Lab 3's checkers: the table of named mistakes, and the special cases.
 
-The reference solutions are taken from the notebook's solution cells and the stubs are made from
-those cells by the student tool, so these tests cover exactly what a student sees. Each mistake
-is written the way a student would write it, and must fail with its own hint.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -12,39 +12,14 @@ import numpy as np
 import pytest
 
 import crossattn
-from crossattn.checks import (
-    CheckFailed,
-    check_entropy,
-    check_nadaraya_watson,
-    check_softmax_temperature,
-    check_uniform_query,
-)
+from crossattn.checks import CheckFailed, check_entropy, check_uniform_query
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
-
-CHECKERS = {
-    "entropy": check_entropy,
-    "softmax_temperature": check_softmax_temperature,
-    "uniform_query": check_uniform_query,
-    "nadaraya_watson": check_nadaraya_watson,
-}
 
 
 @pytest.fixture(scope="module")
 def solutions():
     return solution_namespace("03")
-
-
-# ---------------------------------------------------------------------------- reference and stub
-
-
-def test_the_lab_has_one_solution_per_checker(solutions):
-    assert set(CHECKERS) <= set(solutions)
-
-
-@pytest.mark.parametrize("name", CHECKERS)
-def test_a_value_instead_of_a_function_is_refused(name):
-    with pytest.raises(CheckFailed, match="pass your function itself"):
-        CHECKERS[name](np.zeros(3))
 
 
 # ---------------------------------------------------------------------------- 3.1 entropy
@@ -99,21 +74,25 @@ def entropy_overwrites_its_input(p):
     return -np.sum(p * np.log(p), axis=-1)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (entropy_log2, r"in bits \(log base 2\).*nats: use np\.log"),
-    (entropy_log10, r"log base 10"),
-    (entropy_nan_at_zero, r"0·log 0 gives 0·\(−inf\) = nan"),
-    (entropy_wrong_axis, r"summed down the columns \(axis 0\)"),
-    (entropy_sum_of_everything, r"summed every entry into one number"),
-    (entropy_no_minus, r"lost the minus sign"),
-    (entropy_mean, r"sum over the keys, don't average"),
-    (entropy_no_sum, r"entry by entry"),
-    (entropy_axis_1, r"wrong for an input of shape \(4,\).*axis=-1|use axis=-1 \(the last axis\)"),
-    (entropy_overwrites_its_input, r"`entropy_overwrites_its_input` changed its argument 1 in place"),
-], ids=lambda x: getattr(x, "__name__", ""))
-def test_entropy_mistakes_get_their_own_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_entropy(mistake)
+def entropy_keepdims(p):
+    logs = np.log(p, out=np.zeros_like(p), where=p > 0)
+    return -np.sum(p * logs, axis=-1, keepdims=True)
+
+
+def entropy_normalised(p):
+    logs = np.log(p, out=np.zeros_like(p), where=p > 0)
+    return -np.sum(p * logs, axis=-1) / np.log(p.shape[-1])
+
+
+def entropy_flattens_the_batch(p):
+    rows = p.reshape(-1, p.shape[-1])  # (..., n) -> (rows, n), never reshaped back
+    logs = np.log(rows, out=np.zeros_like(rows), where=rows > 0)
+    out = -np.sum(rows * logs, axis=-1)
+    return out if p.ndim == 2 else out.reshape(-1)[0] if p.ndim == 1 else out
+
+
+def entropy_log1p(p):
+    return -np.sum(p * np.log1p(p), axis=-1)  # "+1 inside the log avoids log 0"
 
 
 def test_the_nan_hint_suggests_code_that_also_works_on_integer_weights():
@@ -181,20 +160,21 @@ def temperature_in_place(scores, T):
     return _stable(scores)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (temperature_multiplied, r"MULTIPLIED the scores by T"),
-    (temperature_ignored, r"temperature has no effect"),
-    (temperature_wrong_axis, r"sum to 1 down each column"),
-    (temperature_after_softmax, r"divided the weights by T after the softmax"),
-    (temperature_squared, r"divide by T, not by T²"),
-    (temperature_unstable, r"T = 0\.01.*overflows.*Subtract each row's max"),
-    (temperature_global_max, r"max of the WHOLE array.*underflows to 0.*0/0 = nan.*each row's own max"),
-    (temperature_whole_array, r"sum to 1 over the whole array, not row by row"),
-    (temperature_in_place, r"`temperature_in_place` changed its argument 1 in place"),
-], ids=lambda x: getattr(x, "__name__", ""))
-def test_temperature_mistakes_get_their_own_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_softmax_temperature(mistake)
+def temperature_returns_normaliser(scores, T):
+    z = scores / T
+    return np.exp(z - z.max(axis=-1, keepdims=True)).sum(axis=-1)
+
+
+def temperature_square_root(scores, T):
+    return _stable(scores / np.sqrt(T))
+
+
+def temperature_plus_one(scores, T):
+    return _stable(scores / (T + 1))  # "+ 1 so that T = 0 cannot divide by zero"
+
+
+def temperature_clipped(scores, T):
+    return _stable(scores / max(T, 0.5))  # "a tiny T would overflow": clipped instead
 
 
 # ---------------------------------------------------------------------------- 3.3 uniform query
@@ -271,37 +251,40 @@ def uniform_query_reduced_svd(K):
     return Vt[-1]
 
 
+def uniform_query_difference_scores(K):
+    D = K[1:] - K[0]
+    if np.linalg.matrix_rank(D) == K.shape[1]:
+        raise ValueError("no uniform query")
+    return D @ _null_vector(D)  # (n - 1,): the scores of the differences
+
+
+def uniform_query_gram_schmidt(K):
+    D = K[1:] - K[0]
+    if np.linalg.matrix_rank(D) == K.shape[1]:
+        raise ValueError("no uniform query")
+    basis = []
+    for row in D:  # orthonormalise the differences, one by one
+        for b in basis:
+            row = row - (row @ b) * b
+        basis.append(row / np.linalg.norm(row))  # 0/0 for a zero difference
+    q = np.ones(K.shape[1])
+    for b in basis:
+        q = q - (q @ b) * b
+    return q / np.linalg.norm(q)
+
+
+def uniform_query_asserts(K):
+    D = K[1:] - K[0]
+    assert np.linalg.matrix_rank(D) < K.shape[1], "no uniform query"  # AssertionError, not ValueError
+    return _null_vector(D)
+
+
 def uniform_query_centred_keys(K):
     # differences to the mean key span the same space as k_j − k_0: a correct answer
     C = K - K.mean(axis=0)
     if np.linalg.matrix_rank(C) == K.shape[1]:
         raise ValueError("no uniform query")
     return _null_vector(C)
-
-
-@pytest.mark.parametrize("mistake, hint", [
-    (uniform_query_orthogonal_to_the_keys, r"no nonzero query is orthogonal to every key.*DIFFERENCE"),
-    (uniform_query_least_aligned_with_the_keys, r"direction least aligned with the keys.*DIFFERENCE"),
-    (uniform_query_zero, r"returned the zero query.*NONZERO"),
-    (uniform_query_not_normalised, r"has length 3\.000: divide it by its norm"),
-    (uniform_query_never_raises, r"6 keys of width d = 4.*raise ValueError"),
-    (uniform_query_first_key_only, r"unequal scores.*orthogonal to every key difference"),
-    (uniform_query_returns_scores, r"one number per key"),
-    (uniform_query_refuses_more_keys_than_dimensions,
-     r"5 identical keys.*raised ValueError: n > d — but these 5 keys are identical, so their differences have "
-     r"rank 0 < d = 3 and any unit vector works\. Test the rank of the differences, not n > d\."),
-    (uniform_query_refuses_n_at_least_d,
-     r"4 keys of width d = 4 your function raised ValueError: too many keys — yet a uniform query exists: "
-     r"the 3 differences k_j − k_0 have rank 3 < d = 4.*DIFFERENCE"),
-    (uniform_query_refuses_full_row_rank,
-     r"3 keys of width d = 5 your function raised ValueError: the differences are independent — yet a uniform "
-     r"query exists: the 2 differences k_j − k_0 have rank 2 < d = 5\. Raise ValueError only when the rank of "
-     r"the differences equals d\."),
-    (uniform_query_reduced_svd, r"lies in the span of the 2 key differences.*full_matrices=True"),
-], ids=lambda x: getattr(x, "__name__", ""))
-def test_uniform_query_mistakes_get_their_own_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_uniform_query(mistake)
 
 
 def test_any_basis_of_the_key_differences_is_accepted(capsys):
@@ -379,30 +362,115 @@ def nw_transposed(x_query, x_train, y_train, bandwidth):
     return weights.sum(axis=1) * y_train  # one number per training point
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (nw_bandwidth_squared_twice, r"squared the bandwidth twice"),
-    (nw_bandwidth_not_squared, r"divide by 2λ², not by 2λ"),
-    (nw_no_factor_two, r"the Gaussian kernel has a 2 in it"),
-    (nw_sign_flipped, r"sign is flipped.*FARTHEST"),
-    (nw_absolute_distance, r"square the distance"),
-    (nw_wrong_axis, r"sum to 1 over the queries \(axis 0\)"),
-    (nw_unnormalised, r"normalise the kernel weights"),
-    (nw_unstable, r"λ = 0\.02.*underflows to 0 and 0/0 = nan"),
-    (nw_returns_weights, r"You returned the weights"),
-    (nw_mean, r"plain mean of y_train"),
-    (nw_nearest_neighbour, r"nearest neighbour's y"),
-    (nw_transposed, r"one number per training point"),
-    (nw_laplace_kernel, r"distance \|x − x_j\| itself \(a Laplace kernel\).*SQUARED distance"),
-    (nw_dot_product_score, r"dot product x·x_j as the score.*minus the squared distance"),
-], ids=lambda x: getattr(x, "__name__", ""))
-def test_nadaraya_watson_mistakes_get_their_own_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_nadaraya_watson(mistake)
+def nw_crashes(x_query, x_train, y_train, bandwidth):
+    return crossattn.softmax(-(x_query - x_train) ** 2 / (2 * bandwidth**2)) @ y_train  # (m,) - (n,): no broadcast
 
 
-def test_a_crash_in_student_code_becomes_a_hint_with_the_shapes():
-    def nw_crashes(x_query, x_train, y_train, bandwidth):
-        return crossattn.softmax(-(x_query - x_train) ** 2 / (2 * bandwidth**2)) @ y_train  # (m,) - (n,) cannot broadcast
+def nw_weights_by_training_point(x_query, x_train, y_train, bandwidth):
+    scores = -(x_train[:, None] - x_query[None, :]) ** 2 / (2 * bandwidth**2)  # (n, m)
+    return crossattn.softmax(scores, axis=0) * y_train[:, None]  # (n, m): weighted, never summed
 
-    with pytest.raises(CheckFailed, match=r"(?s)raised ValueError.*Hint: x_query\[:, None\] - x_train\[None, :\]"):
-        check_nadaraya_watson(nw_crashes)
+
+def nw_in_log_space(x_query, x_train, y_train, bandwidth):
+    scores = -_diff(x_query, x_train) ** 2 / (2 * bandwidth**2)
+    log_w = np.log(crossattn.softmax(scores))  # "log space is stabler"
+    return np.exp(log_w + np.log(y_train)).sum(axis=-1)  # log of a negative y is nan
+
+
+def nw_blends_inputs(x_query, x_train, y_train, bandwidth):
+    return crossattn.softmax(-_diff(x_query, x_train) ** 2 / (2 * bandwidth**2)) @ x_train  # the keys, not y
+
+
+def nw_clipped_bandwidth(x_query, x_train, y_train, bandwidth):
+    bandwidth = max(bandwidth, 0.1)  # "a tiny bandwidth underflows": clipped instead
+    return crossattn.softmax(-_diff(x_query, x_train) ** 2 / (2 * bandwidth**2)) @ y_train
+
+
+MISTAKES = {
+    "3.1": {
+        "nan_at_zero": entropy_nan_at_zero,
+        "wrong_axis": entropy_wrong_axis,
+        "sum_everything": entropy_sum_of_everything,
+        "no_sum": entropy_no_sum,
+        "keepdims": entropy_keepdims,
+        "bits": entropy_log2,
+        "log10": entropy_log10,
+        "no_minus": entropy_no_minus,
+        "mean": entropy_mean,
+        "normalised": entropy_normalised,
+        "fixed_axis": entropy_axis_1,
+        "two_dims_only": entropy_flattens_the_batch,
+        "in_place": entropy_overwrites_its_input,
+        "wrong": entropy_log1p,
+    },
+    "3.2": {
+        "one_per_row": temperature_returns_normaliser,
+        "whole_array": temperature_whole_array,
+        "multiplied": temperature_multiplied,
+        "ignored": temperature_ignored,
+        "columns": temperature_wrong_axis,
+        "after_softmax": temperature_after_softmax,
+        "squared": temperature_squared,
+        "sqrt_t": temperature_square_root,
+        "global_max": temperature_global_max,
+        "overflow": temperature_unstable,
+        "in_place": temperature_in_place,
+        "wrong": temperature_plus_one,
+        "wrong_small_t": temperature_clipped,
+    },
+    "3.3": {
+        "refuses_identical": uniform_query_refuses_more_keys_than_dimensions,
+        "refuses_spanning": (uniform_query_orthogonal_to_the_keys, uniform_query_refuses_n_at_least_d),
+        "refuses_low_rank": uniform_query_refuses_full_row_rank,
+        "returns_scores": uniform_query_returns_scores,
+        "per_difference": uniform_query_difference_scores,
+        "not_finite": uniform_query_gram_schmidt,
+        "zero_query": uniform_query_zero,
+        "least_aligned": uniform_query_least_aligned_with_the_keys,
+        "reduced_svd": uniform_query_reduced_svd,
+        "unequal": uniform_query_first_key_only,
+        "not_unit": uniform_query_not_normalised,
+        "other_error": uniform_query_asserts,
+        "never_raises": uniform_query_never_raises,
+    },
+    "3.4": {
+        "crash_shapes": nw_crashes,
+        "per_training_point": nw_transposed,
+        "returns_weights": nw_returns_weights,
+        "transposed_scores": nw_weights_by_training_point,
+        "nan": nw_in_log_space,
+        "squared_twice": nw_bandwidth_squared_twice,
+        "not_squared": nw_bandwidth_not_squared,
+        "no_factor_two": nw_no_factor_two,
+        "sign_flipped": nw_sign_flipped,
+        "laplace": (nw_absolute_distance, nw_laplace_kernel),
+        "dot_product": nw_dot_product_score,
+        "wrong_axis": nw_wrong_axis,
+        "unnormalised": nw_unnormalised,
+        "plain_mean": nw_mean,
+        "nearest_neighbour": nw_nearest_neighbour,
+        "far_nan": nw_unstable,
+        "wrong": nw_blends_inputs,
+        "wrong_narrow": nw_clipped_bandwidth,
+    },
+}
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
+
+
+# ---------------------------------------------------------------------------- special cases
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (uniform_query_refuses_more_keys_than_dimensions,
+     "for 5 identical keys of width d = 3 your function raised ValueError: n > d — but these 5 keys are identical, so "
+     "their differences have rank 0 < d = 3 and any unit vector works. Test the rank of the differences, not n > d."),
+    (uniform_query_refuses_full_row_rank,
+     "for 3 keys of width d = 5 your function raised ValueError: the differences are independent — yet a uniform "
+     "query exists: the 2 differences k_j − k_0 have rank 2 < d = 5. Raise ValueError only when the rank of the "
+     "differences equals d."),
+])
+def test_a_refusal_names_the_case_and_the_rank(mistake, message):
+    with pytest.raises(CheckFailed) as info:
+        check_uniform_query(mistake)
+    assert info.value.text == message

@@ -1,8 +1,8 @@
-"""The checkers of lab 4 accept the lab's own solutions, reject its stubs, and name each common mistake.
+"""Lab 4's checkers: the table of named mistakes, and the special cases.
 
-The reference solutions are taken from the notebook's solution cells and the stubs are made from
-those cells by the student tool, so these tests cover exactly what a student sees. Each mistake
-is written the way a student would write it, and must fail with its own hint.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from crossattn.checks import (
     check_honest_loss,
     check_source_influence,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 PAD = 0
@@ -36,9 +37,6 @@ CHECKERS = {
 @pytest.fixture(scope="module")
 def solutions():
     return solution_namespace("04")
-
-
-# ---------------------------------------------------------------------------- reference and stub
 
 
 def test_checkers_leave_the_global_random_stream_alone(solutions):
@@ -93,21 +91,8 @@ def causal_forgot_return(m):
     torch.ones(m, m, dtype=torch.bool).tril()
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (causal_upper, r"upper triangle.*the FUTURE"),
-    (causal_inverted, r"your mask is inverted"),
-    (causal_strict, r"you blocked the diagonal"),
-    (causal_everything, r"bidirectional, like the encoder"),
-    (causal_future_true, r"your mask is inverted"),  # triu(1) is the inverse of tril()
-    (causal_additive_float, r"additive float mask"),
-    (causal_integer, r"must be boolean .* got dtype torch.int64"),
-    (causal_numpy, r"return a torch tensor"),
-    (causal_batched, r"plain \(m, m\) mask"),
-    (causal_forgot_return, r"returned None"),
-])
-def test_causal_mask_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_causal_mask(mistake)
+def causal_one_ahead(m):
+    return torch.ones(m, m, dtype=torch.bool).tril(diagonal=1)  # lets each token read the next one too
 
 
 # ---------------------------------------------------------------------------- 4.2 cross mask
@@ -154,21 +139,18 @@ def cross_mask_no_padding(src, tgt_in):
     return torch.ones_like(src, dtype=torch.bool)[:, None, None, :]
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (cross_mask_inverted, r"inverted.*key_padding_mask"),
-    (cross_mask_target, r"you masked the TARGET's padding"),
-    (cross_mask_target_rows, r"you masked the TARGET's padding"),
-    (cross_mask_query_axis, r"source on the QUERY axis"),
-    (cross_mask_flat, r"add the head and query axes"),
-    (cross_mask_three_axes, r"lines the batch up with the HEADS axis"),
-    (cross_mask_full, r"return \(B, 1, 1, n\): one row"),
-    (cross_mask_source_second, r"keys must be the LAST axis"),
-    (cross_mask_float, r"must be boolean"),
-    (cross_mask_no_padding, r"padding included"),
-])
-def test_cross_mask_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_cross_mask(mistake)
+def cross_mask_additive(src, tgt_in):
+    blocked = (src == PAD)[:, None, None, :]
+    return torch.zeros(blocked.shape).masked_fill(blocked, float("-inf"))  # 0 / -inf, to add to the scores
+
+
+def cross_mask_numpy(src, tgt_in):
+    return (src != PAD).numpy()[:, None, None, :]
+
+
+def cross_mask_from_lengths_off_by_one(src, tgt_in):
+    lengths = (src != PAD).sum(dim=1)  # (B,)
+    return (torch.arange(src.shape[1]) < lengths[:, None] - 1)[:, None, None, :]
 
 
 # ---------------------------------------------------------------------------- 4.3 cross attention
@@ -308,27 +290,48 @@ def cross_pair_swapped(attn, y, memory, mask):
     return weights, out
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (cross_swapped, r"the roles are SWAPPED"),
-    (cross_is_self_attention, r"decoder's SELF-attention"),
-    (cross_encoder_reads_itself, r"the encoder reading itself"),
-    (cross_values_from_decoder, r"K = memory W_K and V = memory W_V both come from the encoder"),
-    (cross_unscaled, r"scale the scores by 1/√d_head"),
-    (cross_scaled_by_d_model, r"you scaled by 1/√d_model"),
-    (cross_no_output_projection, r"forgot the output projection"),
-    (cross_values_with_w_k, r"V = memory W_V \(attn.w_v\)"),
-    (cross_heads_viewed_directly, r"mixes positions and features"),
-    (cross_single_head, r"no head axis"),
-    (cross_softmax_over_queries, r"sum to 1 over the QUERIES"),
-    (cross_ignores_mask, r"padded source keys got weight"),
-    (cross_inverted_mask, r"your mask is used inverted"),
-    (cross_nan_rows, r"your weights are NaN"),
-    (cross_fill_minus_1e9, r"give 1/n to every key.*-1e9.*float\('-inf'\).*nan_to_num.*zero the blocked weights"),
-    (cross_pair_swapped, r"in the order \(out, weights\)"),
-])
-def test_cross_attention_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_cross_attention(mistake)
+def cross_returns_out_only(attn, y, memory, mask):
+    return _attend(attn, y, memory, mask)[0]
+
+
+def _heads_weights(attn, y, memory, mask, scale):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.transpose(-2, -1) / scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0), v  # (B, h, m, n), (B, h, n, d_head)
+
+
+def cross_one_wide_head(attn, y, memory, mask):
+    B, m, d_model = y.shape
+    q = attn.w_q(y)[:, None]  # (B, 1, m, d_model): one head as wide as the model
+    k, v = attn.w_k(memory)[:, None], attn.w_v(memory)[:, None]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_model)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+    return attn.w_o((weights @ v)[:, 0]), weights
+
+
+def cross_heads_left_split(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, math.sqrt(attn.d_head))
+    return weights @ v, weights  # (B, h, m, d_head): never merged
+
+
+def cross_heads_averaged(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, math.sqrt(attn.d_head))
+    return (weights @ v).mean(dim=1), weights  # (B, m, d_head): the heads averaged, not merged
+
+
+def cross_divided_by_d_head(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, attn.d_head)  # d_head, not √d_head
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_merged_without_transpose(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, math.sqrt(attn.d_head))
+    B, m, d_model = y.shape
+    return attn.w_o((weights @ v).reshape(B, m, d_model)), weights  # (B, h, m, d_head) read as (B, m, ...)
 
 
 # ---------------------------------------------------------------------------- 4.4 honest loss
@@ -366,19 +369,8 @@ def honest_array(n_symbols, length):
     return np.full(length, math.log(n_symbols))
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (honest_per_symbol, r"ln V is the bound per random SYMBOL"),
-    (honest_in_bits, r"that is in bits"),
-    (honest_bits_per_symbol, r"bits per symbol"),
-    (honest_whole_vocabulary, r"never over PAD, BOS and EOS"),
-    (honest_probability, r"1/V is the probability"),
-    (honest_zero, r"0 is what a LEAKY model reaches"),
-    (honest_eos_upside_down, r"the EOS token LOWERS the mean"),
-    (honest_array, r"return one number"),
-])
-def test_honest_loss_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_honest_loss(mistake)
+def honest_counts_bos(n_symbols, length):
+    return length * math.log(n_symbols) / (length + 2)  # BOS averaged in as well
 
 
 # ---------------------------------------------------------------------------- 4.5 leakage detector
@@ -457,22 +449,95 @@ def influence_always_zero(predict, src, tgt_in, i, fresh):
     return 0.0
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (influence_always_zero, r"your detector never sees a change"),
-    (influence_after_only, r"re-drew only positions j > i"),
-    (influence_past, r"you re-drew the PAST"),
-    (influence_on_target, r"you changed the target inputs tgt_in"),
-    (influence_on_logits, r"you compared raw logits"),
-    (influence_on_probabilities, r"you compared probabilities"),
-    (influence_every_position, r"measured the change at every target position"),
-    (influence_mean, r"you averaged the change"),
-    (influence_signed, r"take the absolute value"),
-    (influence_in_place, r"changed the caller's src in place"),
-    (influence_per_pair, r"return one number"),
-])
-def test_source_influence_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_source_influence(mistake)
+def influence_total(predict, src, tgt_in, i, fresh):
+    changed = src.clone()
+    changed[:, i:] = fresh[:, i:]
+    diff = torch.log_softmax(predict(changed, tgt_in), -1) - torch.log_softmax(predict(src, tgt_in), -1)
+    return diff[:, i].abs().sum().item()  # the total change, not the largest
+
+
+MISTAKES = {
+    "4.1": {
+        "returned_none": causal_forgot_return,
+        "not_tensor": causal_numpy,
+        "additive": causal_additive_float,
+        "not_bool": causal_integer,
+        "batched": causal_batched,
+        "upper": causal_upper,
+        "inverted": (causal_inverted, causal_future_true),  # triu(1) is the inverse of tril()
+        "strict": causal_strict,
+        "everything": causal_everything,
+        "wrong": causal_one_ahead,
+    },
+    "4.2": {
+        "not_tensor": cross_mask_numpy,
+        "additive": cross_mask_additive,
+        "not_bool": cross_mask_float,
+        "target_length": (cross_mask_target, cross_mask_target_rows),
+        "query_axis": cross_mask_query_axis,
+        "flat": cross_mask_flat,
+        "three_axes": cross_mask_three_axes,
+        "full": cross_mask_full,
+        "source_second": cross_mask_source_second,
+        "inverted": cross_mask_inverted,
+        "no_padding": cross_mask_no_padding,
+        "wrong": cross_mask_from_lengths_off_by_one,
+    },
+    "4.3": {
+        "crash_shapes": cross_values_from_decoder,
+        "nan_rows": cross_nan_rows,
+        "uniform_rows": cross_fill_minus_1e9,
+        "not_pair": cross_returns_out_only,
+        "pair_swapped": cross_pair_swapped,
+        "swapped": cross_swapped,
+        "self_attention": cross_is_self_attention,
+        "encoder_self": cross_encoder_reads_itself,
+        "no_heads": cross_single_head,
+        "single_head": cross_one_wide_head,
+        "heads_not_merged": cross_heads_left_split,
+        "merge_heads": cross_heads_averaged,
+        "no_scale": cross_unscaled,
+        "scale_d_model": cross_scaled_by_d_model,
+        "no_w_o": cross_no_output_projection,
+        "v_from_w_k": cross_values_with_w_k,
+        "bad_split": cross_heads_viewed_directly,
+        "softmax_queries": cross_softmax_over_queries,
+        "no_mask": cross_ignores_mask,
+        "inverted_mask": cross_inverted_mask,
+        "wrong_weights": cross_divided_by_d_head,
+        "wrong_out": cross_merged_without_transpose,
+    },
+    "4.4": {
+        "not_scalar": honest_array,
+        "per_symbol": honest_per_symbol,
+        "bits": honest_in_bits,
+        "bits_per_symbol": honest_bits_per_symbol,
+        "whole_vocabulary": honest_whole_vocabulary,
+        "probability": honest_probability,
+        "zero": honest_zero,
+        "eos_upside_down": honest_eos_upside_down,
+        "wrong": honest_counts_bos,
+    },
+    "4.5": {
+        "not_scalar": influence_per_pair,
+        "changes_src": influence_in_place,
+        "after": influence_after_only,
+        "past": influence_past,
+        "target": influence_on_target,
+        "logits": influence_on_logits,
+        "softmax": influence_on_probabilities,
+        "all_positions": influence_every_position,
+        "mean": influence_mean,
+        "signed": influence_signed,
+        "never_changes": influence_always_zero,
+        "wrong": influence_total,
+    },
+}
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
+
+
+# ---------------------------------------------------------------------------- special cases
 
 
 def test_source_influence_mistakes_give_answers_distinct_from_the_reference():
@@ -490,9 +555,9 @@ def test_source_influence_mistakes_give_answers_distinct_from_the_reference():
     assert max(want["honest", i] for i in (2, 0, 4)) == 0.0  # not flagged
     assert max(want["shifts", i] for i in (2, 0, 4)) < 1e-9  # probabilities do not move
     want = list(want.values())
-    for kw, _ in _DETECTOR_MISTAKES.values():
+    for key, kw in _DETECTOR_MISTAKES.items():
         got = [_influence(probes[p], src, tgt_in, i, fresh, **kw) for p, i in cases]
-        assert not np.allclose(got, want, atol=1e-6), kw
+        assert not np.allclose(got, want, atol=1e-6), key
 
 
 # ---------------------------------------------------------------------------- the inputs themselves

@@ -1,7 +1,8 @@
-"""The checkers of lab 7 accept the lab's own solutions, reject stubs, and name each common mistake.
+"""Lab 7's checkers: the table of named mistakes, and the special cases.
 
-Each mistake below is written the way a student would write it, as a whole function, and must fail
-with its own hint (matched by `pytest.raises(CheckFailed, match=...)`).
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import copy
 import itertools
 import math
 import random
-import re
 
 import numpy as np
 import pytest
@@ -20,10 +20,9 @@ from crossattn.checks import (
     CheckFailed,
     check_count_parameters,
     check_kv_saving,
-    check_permutation_p,
-    check_seed_band,
     check_share_kv,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -32,19 +31,7 @@ def solutions():
     return solution_namespace("07")
 
 
-# Reference solutions and stubs of every lab: tests/checks/test_all_labs.py.
-
-def test_the_lab_solutions_pass(solutions, capsys):
-    check_count_parameters(solutions["count_parameters"])
-    check_kv_saving(solutions["kv_saving"])
-    check_share_kv(solutions["share_kv"])
-    check_seed_band(solutions["seed_band"])
-    check_permutation_p(solutions["permutation_p"])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and all(line.startswith("✓") for line in lines)
-
-
-# --- (c) named mistakes, one small student-like function each ------------------------------------
+# --- named mistakes, one small student-like function each --------------------------------------
 
 # Exercise 7.1: count_parameters(vocab_size, d_model, d_ff, n_encoder_layers, n_decoder_layers)
 def _parts(V, d, d_ff, Le, Ld, attn=None, ff=None, norm=None, enc_norms=2, dec_norms=3, dec_attn=2,
@@ -111,6 +98,22 @@ def count_as_float(V, d, d_ff, Le, Ld):
     return _parts(V, d, d_ff, Le, Ld, attn=attention)
 
 
+def count_two_parts_missing(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld, ff=2 * d * d_ff, final=0)  # no feed-forward biases AND no final norms
+
+
+def count_per_layer(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld) / (Le + Ld)  # "parameters per layer"
+
+
+def count_checks_instead(V, d, d_ff, Le, Ld):
+    return _parts(V, d, d_ff, Le, Ld) > 0  # a comparison, not the count
+
+
+def count_breakdown(V, d, d_ff, Le, Ld):
+    return np.array([2 * V * d, _parts(V, d, d_ff, Le, Ld) - 2 * V * d])  # embeddings and the rest, not summed
+
+
 # Exercise 7.2: kv_saving(d_model, n_encoder_layers, n_decoder_layers)
 def saving_per_decoder_layer(d, Le, Ld):
     return 4 * d * d * Ld
@@ -159,6 +162,24 @@ def saving_off_by_one(d, Le, Ld):
 def saving_as_float(d, Le, Ld):
     pairs = Le + 2 * Ld - max(Le, Ld)
     return 2 * pairs * math.pow(d, 2)
+
+
+def saving_per_layer(d, Le, Ld):
+    return 2 * d * d * (Le + Ld)  # "each layer saves one K and one V"
+
+
+def saving_per_attention(d, Le, Ld):
+    pairs = Le + 2 * Ld - max(Le, Ld)
+    return 2 * pairs * d * d / 3  # "spread over the three attentions"
+
+
+def saving_anything(d, Le, Ld):
+    return Ld > 0  # whether tying saves anything, not how much
+
+
+def saving_keys_and_values_apart(d, Le, Ld):
+    pairs = Le + 2 * Ld - max(Le, Ld)
+    return [pairs * d * d, pairs * d * d]  # what W_K saves, what W_V saves: not added up
 
 
 # Exercise 7.3: share_kv(enc_self, dec_self, cross)
@@ -233,6 +254,12 @@ def share_nothing_returns_new(enc_self, dec_self, cross):
     return enc_self, enc_self, enc_self  # returns instead of changing the modules
 
 
+def share_keeping_the_old_ones(enc_self, dec_self, cross):
+    for attn in (dec_self, cross):
+        attn.old_w_k, attn.old_w_v = attn.w_k, attn.w_v  # kept "just in case": still registered
+        attn.w_k, attn.w_v = enc_self.w_k, enc_self.w_v
+
+
 # Exercise 7.4: seed_band(curves)
 def band_over_points(curves):
     return curves.mean(axis=1), curves.min(axis=1), curves.max(axis=1)
@@ -272,6 +299,18 @@ def band_as_one_array(curves):
 
 def band_forgot_return(curves):
     curves.mean(0), curves.min(0), curves.max(0)
+
+
+def band_keepdims(curves):
+    return curves.mean(0, keepdims=True), curves.min(0, keepdims=True), curves.max(0, keepdims=True)
+
+
+def band_midrange(curves):
+    return (curves.min(0) + curves.max(0)) / 2, curves.min(0), curves.max(0)  # the middle of the band
+
+
+def band_percentiles(curves):
+    return curves.mean(0), np.percentile(curves, 10, axis=0), np.percentile(curves, 90, axis=0)
 
 
 # Exercise 7.5: permutation_p(a, b)
@@ -347,87 +386,97 @@ def p_on_average_ranks(a, b):
     return _exact_p(r[:len(a)], r[len(a):])
 
 
-MISTAKES = [
-    (check_count_parameters, count_with_biases, "no bias"),
-    (check_count_parameters, count_without_cross_attention, "TWO attentions"),
-    (check_count_parameters, count_without_norms, "left out the LayerNorms"),
-    (check_count_parameters, count_without_final_norms, "two final LayerNorms"),
-    (check_count_parameters, count_norm_gain_only, "gain AND a bias"),
-    (check_count_parameters, count_two_decoder_norms, "three per decoder layer"),
-    (check_count_parameters, count_ff_without_biases, "feed-forward layers have biases"),
-    (check_count_parameters, count_two_embeddings, "ONE vocabulary"),
-    (check_count_parameters, count_without_output, "forgot the output projection"),
-    (check_count_parameters, count_depths_swapped, "swapped the depths"),
-    (check_count_parameters, count_with_position_table, "positions add no parameters"),
-    (check_count_parameters, count_with_position_table_per_side, "positions add no parameters"),
-    (check_count_parameters, count_as_float, r"values are right, but return the count as an integer \(int\)"),
-    (check_kv_saving, saving_per_decoder_layer, "only two attentions"),
-    (check_kv_saving, saving_per_encoder_layer, "single attention"),
-    (check_kv_saving, saving_per_deepest_stack, "count depth by depth"),
-    (check_kv_saving, saving_only_full_depths, "left out the depths where only the decoder"),
-    (check_kv_saving, saving_encoder_only_depths_counted, "only the ENCODER has a layer"),
-    (check_kv_saving, saving_all_three_removed, "not 6·d_model²"),
-    (check_kv_saving, saving_keys_only, "both W_K AND W_V"),
-    (check_kv_saving, saving_linear_in_d, "grows with d_model², not d_model"),
-    (check_kv_saving, saving_off_by_one, "count every depth 1 … max"),
-    (check_kv_saving, saving_as_float, r"values are right, but return the saving as an integer \(int\)"),
-    (check_share_kv, share_by_deepcopy, "COPY.*deepcopy"),
-    (check_share_kv, share_by_load_state_dict, "COPY.*load_state_dict"),
-    (check_share_kv, share_by_data_clone, "COPY.*load_state_dict"),
-    (check_share_kv, share_by_data_alias, "alias, not a share"),
-    (check_share_kv, share_by_new_parameter, r"nn\.Parameter\(other\.weight\), makes an alias"),
-    (check_share_kv, share_the_wrong_way_round, "encoder's W_K changed"),
-    (check_share_kv, share_keys_only, "shared W_K but not W_V"),
-    (check_share_kv, share_values_only, "shared W_V but not W_K"),
-    (check_share_kv, share_without_cross, "cross-attention still has its own"),
-    (check_share_kv, share_without_decoder_self, "self-attention still has its own"),
-    (check_share_kv, share_keys_as_values, "mixed up"),
-    (check_share_kv, share_queries_too, "shared W_Q too"),
-    (check_share_kv, share_half_of_it, "all THREE attentions"),
-    (check_share_kv, share_nothing_returns_new, "all THREE attentions"),
-    (check_seed_band, band_over_points, "one number per SEED"),
-    (check_seed_band, band_mean_std, "is not the range. The band"),
-    (check_seed_band, band_mean_sample_std, "ddof=1"),
-    (check_seed_band, band_standard_error, "standard error"),
-    (check_seed_band, band_swapped, "swapped"),
-    (check_seed_band, band_median, "median"),
-    (check_seed_band, band_global_extremes, "at EACH point"),
-    (check_seed_band, band_as_one_array, "return three arrays"),
-    (check_seed_band, band_forgot_return, "forget the `return`"),
-    (check_permutation_p, p_one_sided, "one-sided"),
-    (check_permutation_p, p_strict, "AT LEAST"),
-    (check_permutation_p, p_sums, "difference of MEANS"),
-    (check_permutation_p, p_count, "returned a count"),
-    (check_permutation_p, p_random_shuffles, "changed between two calls"),
-    (check_permutation_p, p_seeded_shuffles, "even seeded, only estimates p; enumerate the splits"),
-    (check_permutation_p, p_on_ranks, "use the values themselves, not their ranks"),
-    (check_permutation_p, p_on_average_ranks, "use the values themselves, not their ranks"),
-]
+def p_z_test(a, b):
+    se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+    z = (np.mean(a) - np.mean(b)) / se if se > 0 else 0.0
+    return math.erfc(abs(z) / math.sqrt(2))  # a normal approximation, not the permutation test
 
 
-@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
-def test_named_mistake_fails_with_its_hint(checker, mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        checker(mistake)
+def p_with_difference(a, b):
+    observed = abs(np.mean(a) - np.mean(b))
+    return [_exact_p(a, b), observed]  # the p-value and the difference, as a list
 
 
-# Mistakes that share a hint on purpose: two ways of making the same in-place copy, and two ways of
-# leaving some attentions unshared.
-SAME_HINT = [{share_by_load_state_dict, share_by_data_clone}, {share_half_of_it, share_nothing_returns_new},
-             {share_by_data_alias, share_by_new_parameter}, {p_on_ranks, p_on_average_ranks},
-             {count_with_position_table, count_with_position_table_per_side}]
+MISTAKES = {
+    "7.1": {
+        "bool": count_checks_instead,
+        "not_scalar": count_breakdown,
+        "attn_bias": count_with_biases,
+        "no_cross": count_without_cross_attention,
+        "no_norms": count_without_norms,
+        "no_final_norms": count_without_final_norms,
+        "gain_only": count_norm_gain_only,
+        "two_decoder_norms": count_two_decoder_norms,
+        "ff_no_bias": count_ff_without_biases,
+        "two_embeddings": count_two_embeddings,
+        "no_output": count_without_output,
+        "position_table": (count_with_position_table, count_with_position_table_per_side),
+        "swapped_depths": count_depths_swapped,
+        "float": count_as_float,
+        "wrong": count_two_parts_missing,
+        "wrong_not_whole": count_per_layer,
+    },
+    "7.2": {
+        "bool": saving_anything,
+        "not_scalar": saving_keys_and_values_apart,
+        "decoder_only_full": saving_per_decoder_layer,
+        "encoder_only_full": saving_per_encoder_layer,
+        "per_depth": saving_per_deepest_stack,
+        "only_full": saving_only_full_depths,
+        "encoder_depths_counted": saving_encoder_only_depths_counted,
+        "all_three": saving_all_three_removed,
+        "off_by_one": saving_off_by_one,
+        "keys_only": saving_keys_only,
+        "linear_in_d": saving_linear_in_d,
+        "float": saving_as_float,
+        "wrong": saving_per_layer,
+        "wrong_not_whole": saving_per_attention,
+    },
+    "7.3": {
+        "encoder_changed": share_the_wrong_way_round,
+        "mixed_up": share_keys_as_values,
+        "alias": (share_by_data_alias, share_by_new_parameter),
+        "copy_new_module": share_by_deepcopy,
+        "copy_values": (share_by_load_state_dict, share_by_data_clone),
+        "keys_only": share_keys_only,
+        "values_only": share_values_only,
+        "no_cross": share_without_cross,
+        "no_decoder_self": share_without_decoder_self,
+        "queries_too": share_queries_too,
+        "extra_parameters": share_keeping_the_old_ones,
+        "not_all_three": (share_half_of_it, share_nothing_returns_new),
+    },
+    "7.4": {
+        "returned_none": band_forgot_return,
+        "not_three": band_as_one_array,
+        "per_seed": band_over_points,
+        "wrong_shape": band_keepdims,
+        "median": band_median,
+        "swapped": band_swapped,
+        "mean_std": band_mean_std,
+        "mean_sample_std": band_mean_sample_std,
+        "standard_error": band_standard_error,
+        "global_extremes": band_global_extremes,
+        "wrong_mean": band_midrange,
+        "wrong_band": band_percentiles,
+    },
+    "7.5": {
+        "not_scalar": p_with_difference,
+        "not_deterministic": p_random_shuffles,
+        "one_sided": p_one_sided,
+        "strict": p_strict,
+        "sums": p_sums,
+        "count": p_count,
+        "ranks": (p_on_ranks, p_on_average_ranks),
+        "sampled": p_seeded_shuffles,
+        "wrong": p_z_test,
+    },
+}
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
 
 
-@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
-def test_each_hint_is_specific_to_its_mistake(checker, mistake, hint):
-    # The hint of a mistake must not also be what the other mistakes of the same exercise get:
-    # each names one thing to fix.
-    twins = next((group for group in SAME_HINT if mistake in group), {mistake})
-    others = [h for c, m, h in MISTAKES if c is checker and m not in twins]
-    with pytest.raises(CheckFailed) as err:
-        checker(mistake)
-    assert not any(re.search(h, str(err.value)) for h in others), str(err.value)
-
+# --- special cases ----------------------------------------------------------------------------------
 
 def test_sharing_the_parameter_instead_of_the_module_is_accepted(capsys):
     def share_parameters(enc_self, dec_self, cross):
@@ -439,23 +488,18 @@ def test_sharing_the_parameter_instead_of_the_module_is_accepted(capsys):
     assert capsys.readouterr().out.startswith("✓")
 
 
-def test_a_crash_in_share_kv_becomes_a_hint():
-    def share_with_typo(enc_self, dec_self, cross):
-        dec_self.w_k = enc_self.wk
+def _named(exercise_id):
+    """The keys of an exercise's named counting mistakes: its hints, wrong types aside."""
+    from crossattn.checks import registry
 
-    with pytest.raises(CheckFailed, match="raised AttributeError"):
-        check_share_kv(share_with_typo)
-
-
-def test_a_count_off_by_an_unknown_amount_gets_the_parts_to_list():
-    with pytest.raises(CheckFailed, match="List the parts"):
-        check_count_parameters(lambda V, d, d_ff, Le, Ld: 12345)
+    return set(registry.exercise(exercise_id).hints) - {"float", "bool", "not_scalar"}
 
 
 def test_the_checker_configurations_tell_every_counting_mistake_apart():
     # Each wrong formula must give a number different from the right one and from every other
     # wrong formula on the first configuration, or its hint could not be told apart.
-    counting = [m for c, m, _ in MISTAKES if c is check_count_parameters and m is not count_as_float]
+    counting = [m for key, fns in MISTAKES["7.1"].items() if key in _named("7.1")
+                for m in (fns if isinstance(fns, tuple) else (fns,))]
     from crossattn.checks.lab07 import _COUNT_CONFIGS
     from crossattn.experiments.parameters import predicted_parameters
     from crossattn.nn.model import ModelConfig
@@ -509,7 +553,7 @@ def test_the_saving_configurations_tell_every_saving_mistake_apart():
     # wrong rule's (the float mistake aside: its values are right), or two hints could not be told apart.
     from crossattn.checks.lab07 import _SAVING_CONFIGS
     from crossattn.experiments.parameters import kv_tying_saving
-    rules = [m for c, m, _ in MISTAKES if c is check_kv_saving and m is not saving_as_float]
+    rules = [m for key, m in MISTAKES["7.2"].items() if key in _named("7.2")]
     right = tuple(kv_tying_saving(*config) for config in _SAVING_CONFIGS)
     answers = [tuple(m(*config) for config in _SAVING_CONFIGS) for m in rules]
     assert right not in answers and len(set(answers)) == len(answers)

@@ -1,12 +1,10 @@
-"""The checkers of lab 8 accept the lab's own solutions, reject stubs, and name each common mistake.
+"""Lab 8's checkers: the table of named mistakes, and the special cases.
 
-Each mistake below is written the way a student would write it, as a whole function, and must fail
-with its own hint (matched by `pytest.raises(CheckFailed, match=...)`). Reference solutions and stubs
-of every lab are tested in tests/checks/test_all_labs.py.
+Each mistake is written the way a student would write it, as a whole function, in the table
+``MISTAKES``; the test made by tests/checks/conventions.py feeds every entry to its checker and
+expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own solutions and stubs.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from crossattn.checks import (
     check_patchify,
     check_retrieve,
 )
+from tests.checks.conventions import named_mistakes_test
 from tests.helpers import solution_namespace
 
 
@@ -85,6 +84,26 @@ def patchify_hard_coded_rgb(images, p):
 def patchify_forgot_return(images, p):
     grid, (B, rows, cols, C) = _grid(images, p)
     grid.transpose(0, 1, 3, 2, 4, 5).reshape(B, rows * cols, p * p * C)
+
+
+def patchify_first_image_only(images, p):
+    B, H, W, C = images.shape
+    image = images[0]  # written for one image
+    grid = image.reshape(H // p, p, W // p, p, C).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(-1, p * p * C)  # (P, patch_dim)
+
+
+def patchify_rows_reversed(images, p):
+    grid, (B, rows, cols, C) = _grid(images, p)
+    patches = grid.transpose(0, 1, 3, 2, 4, 5)[:, ::-1]  # grid rows from the bottom up
+    return patches.reshape(B, rows * cols, p * p * C)
+
+
+def patchify_in_place(images, p):
+    images /= images.max()  # changes the caller's images
+    B, H, W, C = images.shape
+    grid = images.reshape(B, H // p, p, W // p, p, C).transpose(0, 1, 3, 2, 4, 5)
+    return grid.reshape(B, -1, p * p * C)
 
 
 # --- Exercise 8.2: retrieve(question, passages, k) -------------------------------------------------
@@ -189,6 +208,23 @@ def retrieve_vocab_idf(question, passages, k):
     return list(np.argsort(-scores, kind="stable")[:k])
 
 
+def retrieve_best_scores(question, passages, k):
+    return np.sort(_tfidf(question, passages, _log_idf))[::-1][:k]  # the k best scores, not their passages
+
+
+def retrieve_one_based(question, passages, k):
+    return [int(j) + 1 for j in np.argsort(-_tfidf(question, passages, _log_idf), kind="stable")[:k]]
+
+
+def retrieve_best_k_times(question, passages, k):
+    return [int(np.argmax(_tfidf(question, passages, _log_idf)))] * k
+
+
+def retrieve_question_length_idf(question, passages, k):
+    scores = _tfidf(question, passages, lambda t, df, ps: np.log(len(question) / df))  # N = question length
+    return list(np.argsort(-scores, kind="stable")[:k])
+
+
 def retrieve_cosine(question, passages, k):
     vocab = sorted({t for p in passages for t in p})
     N = len(passages)
@@ -235,6 +271,19 @@ def entries_h_on_read_only(N, L, latent_layers, h):
 
 def entries_float(N, L, latent_layers, h):
     return h * (L * N + latent_layers * L ** 2.0)
+
+
+def entries_counted_every_step(N, L, latent_layers, h):
+    per_step = h * (L * N + latent_layers * L * L)
+    return per_step * (latent_layers + 1)  # the whole count again at every step
+
+
+def entries_cross_both_ways(N, L, latent_layers, h):
+    return h * (2 * L * N + latent_layers * L * L)  # the inputs also read the latents back
+
+
+def entries_as_text(N, L, latent_layers, h):
+    return f"{h * (L * N + latent_layers * L * L):,}"  # formatted for printing
 
 
 # --- Exercise 8.4: latent_mixing(X, Z) --------------------------------------------------------------
@@ -316,6 +365,21 @@ def mixing_read_only(X, Z):
     return attention(Z, X, X)[1]
 
 
+def mixing_plus_epsilon(X, Z):
+    _, read = attention(Z, X, X)
+    Z1 = read @ X
+    _, write = attention(X, Z1, Z1)
+    return write @ read + 1e-10 * np.eye(len(X))  # "each token keeps a trace of itself": full rank
+
+
+def mixing_latents_read_latents(X, Z):
+    _, read = attention(Z, X, X)
+    Z1 = read @ X
+    _, latent = attention(Z1, Z1, Z1)  # a latent self-attention in between
+    _, write = attention(X, Z1, Z1)
+    return write @ latent @ read
+
+
 # --- Exercise 8.5: kv_cache_values(tokens, layers, h, d_head, d_c=None, d_rope=0) -------------------
 
 def cache_keys_only(tokens, layers, h, d_head, d_c=None, d_rope=0):
@@ -360,80 +424,112 @@ def cache_float(tokens, layers, h, d_head, d_c=None, d_rope=0):
     return tokens * layers * (2.0 * h * d_head if d_c is None else d_c + d_rope)
 
 
-MISTAKES = [
-    (check_patchify, patchify_plain_reshape, "a plain reshape"),
-    (check_patchify, patchify_column_order, "down the columns first"),
-    (check_patchify, patchify_columns_inside, "column by column"),
-    (check_patchify, patchify_channels_first, "channel first"),
-    (check_patchify, patchify_strided, "strided samples"),
-    (check_patchify, patchify_keeps_grid, "two axes"),
-    (check_patchify, patchify_unflattened, "flattened to one vector"),
-    (check_patchify, patchify_transposed, r"one ROW per patch"),
-    (check_patchify, patchify_forgot_return, "forget the `return`"),
-    (check_patchify, patchify_hard_coded_rgb, "do not write 3"),
-    (check_retrieve, retrieve_ascending, "LOWEST"),
-    (check_retrieve, retrieve_worst_first, "worst first"),
-    (check_retrieve, retrieve_no_idf, "without weighting"),
-    (check_retrieve, retrieve_binary_tf, "NUMBER of times"),
-    (check_retrieve, retrieve_no_log, "without the logarithm"),
-    (check_retrieve, retrieve_counts_occurrences, "counts the PASSAGES"),
-    (check_retrieve, retrieve_returns_scores, "one score per passage"),
-    (check_retrieve, retrieve_one_too_many, r"return a list of 3 passage indices"),
-    (check_retrieve, retrieve_forgot_return, "forget the `return`"),
-    (check_retrieve, retrieve_no_df_guard, "NO passage contains has df = 0"),
-    (check_retrieve, retrieve_no_dedupe, "occurs twice in the QUESTION"),
-    (check_retrieve, retrieve_unsorted, "but not best first"),
-    (check_retrieve, retrieve_length_tf, "passage's length"),
-    (check_retrieve, retrieve_smooth_idf, "smoothed idf"),
-    (check_retrieve, retrieve_sklearn_idf, "scikit-learn"),
-    (check_retrieve, retrieve_vocab_idf, "vocabulary size"),
-    (check_retrieve, retrieve_cosine, "cosine similarity"),
-    (check_latent_score_entries, entries_cross_only, "cross-attention \\(L × N\\) only"),
-    (check_latent_score_entries, entries_latent_once, "runs latent_layers times"),
-    (check_latent_score_entries, entries_full, "over the N INPUTS"),
-    (check_latent_score_entries, entries_reads_every_layer, "only the first step reads"),
-    (check_latent_score_entries, entries_no_heads, "multiply by h"),
-    (check_latent_score_entries, entries_joined, "joined together"),
-    (check_latent_score_entries, entries_latents_read_inputs, "latents attend to the latents"),
-    (check_latent_score_entries, entries_float, "as a float"),
-    (check_latent_score_entries, entries_h_on_read_only, "WHOLE sum by h"),
-    (check_latent_mixing, mixing_wrong_order, "read @ write"),
-    (check_latent_mixing, mixing_old_latents, "AFTER the latents have read"),
-    (check_latent_mixing, mixing_read_over_latents, "over the N inputs for each latent"),
-    (check_latent_mixing, mixing_unscaled, "by 1/√d before the softmax"),
-    (check_latent_mixing, mixing_self_attention, "full self-attention"),
-    (check_latent_mixing, mixing_transposed, "transposed"),
-    (check_latent_mixing, mixing_residual, "no residual here"),
-    (check_latent_mixing, mixing_scaled_by_d, "not 1/d"),
-    (check_latent_mixing, mixing_write_over_tokens, "not over the tokens"),
-    (check_latent_mixing, mixing_write_only, "write weights alone"),
-    (check_latent_mixing, mixing_read_only, "read weights alone"),
-    (check_kv_cache_values, cache_keys_only, "key AND a value"),
-    (check_kv_cache_values, cache_one_head, "every head has its own"),
-    (check_kv_cache_values, cache_latent_per_head, "shared by all h heads"),
-    (check_kv_cache_values, cache_two_latents, "keys AND the values"),
-    (check_kv_cache_values, cache_forgot_rope, "decoupled RoPE key"),
-    (check_kv_cache_values, cache_rope_per_head, "not h·d_rope"),
-    (check_kv_cache_values, cache_ignores_d_c, "this is MLA"),
-    (check_kv_cache_values, cache_one_layer, "multiply by layers"),
-    (check_kv_cache_values, cache_float, "as a float"),
-]
+def cache_forgot_tokens(tokens, layers, h, d_head, d_c=None, d_rope=0):
+    return layers * (2 * h * d_head if d_c is None else d_c + d_rope)  # per token, not for all tokens
 
 
-@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
-def test_named_mistake_fails_with_its_hint(checker, mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        checker(mistake)
+def cache_with_queries(tokens, layers, h, d_head, d_c=None, d_rope=0):
+    return tokens * layers * 3 * h * d_head  # queries cached too (and no MLA)
 
 
-@pytest.mark.parametrize("checker, mistake, hint", MISTAKES, ids=[m.__name__ for _, m, _ in MISTAKES])
-def test_each_hint_is_specific_to_its_mistake(checker, mistake, hint):
-    # The hint of a mistake must not also be what another mistake of the same exercise gets.
-    others = [h for c, m, h in MISTAKES if c is checker and m is not mistake]
-    with pytest.raises(CheckFailed) as err:
-        checker(mistake)
-    assert not any(re.search(h, str(err.value)) for h in others), str(err.value)
+def cache_mla_with_queries(tokens, layers, h, d_head, d_c=None, d_rope=0):
+    per_token = 2 * h * d_head if d_c is None else 2 * d_c + h * d_rope  # two latents and a RoPE key per head
+    return tokens * layers * per_token
 
+
+def cache_as_text(tokens, layers, h, d_head, d_c=None, d_rope=0):
+    return f"{tokens * layers * 2 * h * d_head} values"
+
+
+MISTAKES = {
+    "8.1": {
+        "none": patchify_forgot_return,
+        "in_place": patchify_in_place,
+        "keeps_grid": patchify_keeps_grid,
+        "unflattened": patchify_unflattened,
+        "transposed": patchify_transposed,
+        "no_batch": patchify_first_image_only,
+        "plain_reshape": patchify_plain_reshape,
+        "column_order": patchify_column_order,
+        "columns_inside": patchify_columns_inside,
+        "channels_first": patchify_channels_first,
+        "strided": patchify_strided,
+        "rgb_only": patchify_hard_coded_rgb,
+        "wrong": patchify_rows_reversed,
+    },
+    "8.2": {
+        "none": retrieve_forgot_return,
+        "scores": retrieve_returns_scores,
+        "wrong_count": retrieve_one_too_many,
+        "not_whole": retrieve_best_scores,
+        "not_indices": retrieve_one_based,
+        "duplicates": retrieve_best_k_times,
+        "no_df_guard": retrieve_no_df_guard,
+        "no_dedupe": retrieve_no_dedupe,
+        "no_idf": retrieve_no_idf,
+        "binary_tf": retrieve_binary_tf,
+        "length_tf": retrieve_length_tf,
+        "no_log": retrieve_no_log,
+        "occurrence_df": retrieve_counts_occurrences,
+        "smooth_idf": retrieve_smooth_idf,
+        "sklearn_idf": retrieve_sklearn_idf,
+        "vocab_idf": retrieve_vocab_idf,
+        "cosine": retrieve_cosine,
+        "worst_first": retrieve_worst_first,
+        "not_best_first": retrieve_unsorted,
+        "lowest": retrieve_ascending,
+        "other_ranking": retrieve_question_length_idf,
+    },
+    "8.3": {
+        "not_number": entries_as_text,
+        "cross_only": entries_cross_only,
+        "latent_once": entries_latent_once,
+        "full": entries_full,
+        "reads_every_layer": entries_reads_every_layer,
+        "counted_twice": entries_counted_every_step,
+        "no_heads": entries_no_heads,
+        "h_on_read_only": entries_h_on_read_only,
+        "joined": entries_joined,
+        "latents_read_inputs": entries_latents_read_inputs,
+        "float": entries_float,
+        "wrong": entries_cross_both_ways,
+    },
+    "8.4": {
+        "wrong_order": mixing_wrong_order,
+        "write_only": mixing_write_only,
+        "read_only": mixing_read_only,
+        "rank": mixing_plus_epsilon,
+        "old_latents": mixing_old_latents,
+        "residual": mixing_residual,
+        "read_columns": mixing_read_over_latents,
+        "write_columns": mixing_write_over_tokens,
+        "unscaled": mixing_unscaled,
+        "by_d": mixing_scaled_by_d,
+        "full": mixing_self_attention,
+        "transposed": mixing_transposed,
+        "wrong": mixing_latents_read_latents,
+    },
+    "8.5": {
+        "not_number": cache_as_text,
+        "keys_only": cache_keys_only,
+        "one_head": cache_one_head,
+        "no_layers": cache_one_layer,
+        "no_tokens": cache_forgot_tokens,
+        "latent_per_head": cache_latent_per_head,
+        "two_latents": cache_two_latents,
+        "no_rope": cache_forgot_rope,
+        "rope_per_head": cache_rope_per_head,
+        "full_kv": cache_ignores_d_c,
+        "float": cache_float,
+        "wrong_mha": cache_with_queries,
+        "wrong_mla": cache_mla_with_queries,
+    },
+}
+
+test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
+
+
+# --- special cases ----------------------------------------------------------------------------------
 
 def test_the_lab_solutions_pass_and_print_what_they_got(solutions, capsys):
     check_patchify(solutions["patchify"])
@@ -454,19 +550,12 @@ def test_a_retriever_that_breaks_ties_its_own_way_still_passes(capsys):
     assert capsys.readouterr().out.startswith("✓")
 
 
-def test_patchify_that_changes_its_input_in_place_is_caught():
-    def patchify_in_place(images, p):
-        images /= images.max()  # changes the caller's images
-        B, H, W, C = images.shape
-        grid = images.reshape(B, H // p, p, W // p, p, C).transpose(0, 1, 3, 2, 4, 5)
-        return grid.reshape(B, -1, p * p * C)
-
-    with pytest.raises(CheckFailed, match="in place"):
-        check_patchify(patchify_in_place)
-
-
-def test_a_mixing_of_the_right_values_but_too_high_rank_cannot_pass():
-    # Only the reference's values pass; any other matrix gets a hint (the fallback names the recipe).
-    with pytest.raises(CheckFailed, match="not the mixing through the latents") as err:
+def test_the_mixing_fallback_hints_without_giving_the_solution_away():
+    with pytest.raises(CheckFailed) as err:
         check_latent_mixing(lambda S, Z: np.full((len(S), len(S)), 1 / len(S)))
-    assert "write @ read" not in str(err.value)  # the fallback hints, it does not give the solution away
+    assert err.value.key == "wrong" and "write @ read" not in str(err.value)
+
+
+def test_a_mixing_within_tolerance_of_the_right_values_must_still_have_rank_at_most_l():
+    with pytest.raises(CheckFailed, match=r"your matrix has rank 12 > L = 3"):
+        check_latent_mixing(mixing_plus_epsilon)

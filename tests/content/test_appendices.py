@@ -1,7 +1,6 @@
 """The appendices: the instructor guide's data (crossattn.tooling.guide), the glossary, and their place in the book."""
 import importlib.util
 import re
-import sys
 import textwrap
 
 import pytest
@@ -71,8 +70,57 @@ def test_every_exercise_has_named_pitfalls():
         hints = guide.pitfalls(chapter.exercises)
         for exercise in chapter.exercises:
             own = [h for h in hints if exercise.number in h.exercises]
-            assert len(own) >= 2, f"exercise {exercise.number}: the guide found {len(own)} named mistakes in its checker"
-        assert not [h for h in hints if guide.is_generic(h.text)], "plumbing hints belong in the generic list"
+            assert len(own) >= 2, f"exercise {exercise.number}: the guide found {len(own)} named mistakes"
+
+
+def test_the_pitfalls_are_the_registry_s_named_mistakes_and_nothing_else():
+    from crossattn.checks import registry
+
+    for chapter in guide.course_chapters(ROOT):
+        if not chapter.exercises:
+            continue
+        shown = {(number, h.text) for h in guide.pitfalls(chapter.exercises) for number in h.exercises}
+        entries = [registry.exercise(e.number) for e in chapter.exercises]
+        wanted = {(ex.id, guide.render_template(t)) for ex in entries for t in ex.hints.values()}
+        assert shown == wanted, f"lab {chapter.number}: the guide and the registry differ"
+        others = {guide.render_template(t) for ex in entries for t in (*ex.fallbacks.values(), *ex.plumbing.values())}
+        assert not {text for _, text in shown} & (others - {text for _, text in wanted})
+
+
+def test_a_hint_given_word_for_word_by_several_exercises_is_listed_once_under_all():
+    chapter = next(c for c in guide.course_chapters(ROOT) if c.number == 2)
+    hints = guide.pitfalls(chapter.exercises)
+    texts = [h.text for h in hints]
+    assert len(texts) == len(set(texts)), "each text once"
+    shared = [h for h in hints if len(h.exercises) > 1]
+    assert shared and all(h.exercises == tuple(sorted(h.exercises)) for h in shared)
+    assert hints[-len(shared):] == shared, "the shared hints come after each exercise's own"
+
+
+def test_a_template_shows_its_fields_as_an_ellipsis():
+    assert guide.render_template("expected {shape}, got {got!r} ({x:.3f}); {{literal}}") == \
+        "expected …, got … (…); {literal}"
+
+
+def test_the_guide_refuses_an_exercise_the_registry_does_not_know_or_checks_otherwise():
+    with pytest.raises(GuideError, match="exercise 9.1: no exercise '9.1'"):
+        guide.pitfalls([guide.Exercise("9.1", "a new one", "check_new")])
+    with pytest.raises(GuideError, match="exercise 2.1: the lab's check cell calls check_other, the registry says "
+                                         "check_scores"):
+        guide.pitfalls([guide.Exercise("2.1", "the score matrix", "check_other")])
+
+
+def test_every_pitfall_is_on_the_page():
+    chapters = guide.course_chapters(ROOT)
+    page = guide.pitfall_tables(chapters)
+    for chapter in chapters:
+        for hint in guide.pitfalls(chapter.exercises):
+            assert md_escape(hint.text) in page
+
+
+def test_the_guide_reads_no_checker_code():
+    source = (ROOT / "crossattn" / "tooling" / "guide.py").read_text(encoding="utf-8")
+    assert "import ast" not in source and "inspect" not in source, "the hints are data in the registry"
 
 
 PAGE = """\
@@ -107,69 +155,6 @@ def test_objectives_parser():
 def test_objectives_parser_names_what_is_wrong(page, message):
     with pytest.raises(GuideError, match=re.escape(message)):
         learning_objectives(page, "x.md")
-
-
-CHECKER = '''\
-from ._core import CheckFailed, diagnose, expect_shape, passed
-
-
-def _shared(got, ex):
-    if got is None:
-        raise CheckFailed(f"{ex}: the shared helper names this mistake for both exercises.")
-
-
-def check_one(fn):
-    """Exercise 9.1: a docstring is not a hint."""
-    ex = "Exercise 9.1 (one)"
-    got = fn()
-    _shared(got, ex)
-    expect_shape(got, (2, 3), ex, {(3, 2): "Your result is transposed: one row per query."})
-    diagnose(got, [(got * 2, "you doubled the result, which nobody asked for.")], ex,
-             "a fallback message is not a named mistake.")
-    if got.sum() > 1:
-        raise CheckFailed(f"{ex}: with large scores (x = {got}) your weights overflow.")
-    passed(ex, "a success line is not a hint either.")
-
-
-def check_two(fn):
-    ex = "Exercise 9.2 (two)"
-    _shared(fn(), ex)
-    passed(ex, "fine.")
-'''
-
-
-@pytest.fixture
-def checker_module(tmp_path, monkeypatch):
-    package = tmp_path / "fakechecks"
-    package.mkdir()
-    (package / "__init__.py").write_text("from .ch09 import check_one, check_two\n")
-    (package / "_core.py").write_text("from crossattn.checks._core import *\n")
-    (package / "ch09.py").write_text(CHECKER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import fakechecks
-    yield fakechecks
-    for name in [n for n in sys.modules if n.startswith("fakechecks")]:
-        del sys.modules[name]
-
-
-def test_hints_are_read_from_the_checker_source(checker_module):
-    hints = guide.checker_hints(sys.modules["fakechecks.ch09"])
-    assert hints["check_one"] == [
-        "Your result is transposed: one row per query.",
-        "you doubled the result, which nobody asked for.",
-        "with large scores (x = …) your weights overflow.",
-    ]
-    assert hints["_shared"] == ["the shared helper names this mistake for both exercises."]
-
-
-def test_hints_of_a_shared_helper_are_listed_once_for_its_exercises(checker_module, monkeypatch):
-    import crossattn
-
-    monkeypatch.setattr(crossattn, "checks", checker_module)  # lab_pitfalls resolves checkers there
-    exercises = [guide.Exercise("9.1", "one", "check_one"), guide.Exercise("9.2", "two", "check_two")]
-    found = [(h.exercises, h.text) for h in guide.lab_pitfalls(exercises)]
-    assert found[:3] == [(("9.1",), t) for t in guide.checker_hints(sys.modules["fakechecks.ch09"])["check_one"]]
-    assert found[3:] == [(("9.1", "9.2"), "the shared helper names this mistake for both exercises.")]
 
 
 def test_sessions_split_in_order_and_as_evenly_as_possible():
@@ -235,11 +220,13 @@ def test_bibliography_config_and_notation_page_are_wired():
     assert (APPENDICES / "notation.md").exists() and (APPENDICES / "glossary.md").exists()
 
 
-def test_generic_hints_are_what_the_core_raises():
+def test_generic_hints_are_what_the_core_raises_one_for_each_generic_key():
+    from crossattn.checks import registry
+
     hints = guide.generic_hints()
-    assert len(hints) == 7
-    assert all(hint.startswith("Exercise 2.1 (scores): ") for _, hint in hints)
-    assert any("NotImplementedError" in hint for _, hint in hints)
+    assert sorted(h.key for h in hints) == sorted(registry.GENERIC)
+    assert all(h.text.startswith("Exercise 2.1 (scores): ") for h in hints)
+    assert any("NotImplementedError" in h.text for h in hints)
 
 
 def test_timing_sentence_names_labs_not_timed_yet():

@@ -12,6 +12,7 @@ gradebook. Without nbgrader those tests are skipped, except in CI (CI set), wher
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import inspect
 import os
@@ -23,6 +24,7 @@ import sys
 import nbformat
 import pytest
 
+from crossattn.checks import registry
 from crossattn.tooling.labs import (
     CHECK_TAG,
     SETUP_TAG,
@@ -34,6 +36,7 @@ from crossattn.tooling.nbgrader_course import (
     BEGIN,
     CELL_TIMEOUT,
     COURSE_ID,
+    DEFAULT_POINTS,
     END,
     main,
     marked_solution,
@@ -130,7 +133,9 @@ def test_solutions_are_delimited_checks_graded_everything_else_read_only(course,
             assert ast.dump(ast.parse(after.source)) == ast.dump(ast.parse(before.source))
             exercises.append(meta["grade_id"].removesuffix("_solution"))
         elif CHECK_TAG in tags(before):
-            assert (meta["grade"], meta["solution"], meta["locked"], meta["points"]) == (True, False, True, 1.0)
+            checker = re.match(r"(check_\w+)\(", before.source).group(1)
+            assert (meta["grade"], meta["solution"], meta["locked"]) == (True, False, True)
+            assert meta["points"] == registry.by_checker(checker).points, "points come from the registry"
             assert meta["grade_id"] == f"{exercises[-1]}_check", "a check is named after the solution above it"
             assert after.source == before.source
         else:
@@ -153,11 +158,36 @@ def test_every_check_passes_the_way_nbgrader_scores_full_marks(lab):
             assert cell.outputs[0].text.startswith("✓")
 
 
+def check_cell_points(course, lab):
+    nb = read_notebook(course_path(course, lab))
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
+            if c.metadata["nbgrader"]["grade"]}
+
+
+def test_each_check_is_worth_its_exercises_points_in_the_registry(tmp_path, monkeypatch):
+    lab = next(p for p in LABS if p.name.startswith("02_"))
+    original = registry.by_checker
+
+    def heavier_scores(checker):  # the registry, with exercise 2.1 worth 2.5 points
+        entry = original(checker)
+        return dataclasses.replace(entry, points=2.5) if entry.id == "2.1" else entry
+
+    monkeypatch.setattr(registry, "by_checker", heavier_scores)
+    assert main([str(lab), "--out", str(tmp_path / "course")]) == 0
+    points = check_cell_points(tmp_path / "course", lab)
+    assert points.pop("ex_2_1_check") == 2.5 and set(points.values()) == {1.0}
+
+
 def test_points_option_sets_every_check(tmp_path):
     assert main([str(LABS[0]), "--out", str(tmp_path / "course"), "--points", "2.5"]) == 0
-    nb = read_notebook(tmp_path / "course" / "source" / f"lab{LABS[0].name[:2]}" / LABS[0].name)
-    points = [c.metadata["nbgrader"].get("points") for c in nb.cells if c.metadata["nbgrader"]["grade"]]
-    assert points and set(points) == {2.5}
+    assert set(check_cell_points(tmp_path / "course", LABS[0]).values()) == {2.5}
+
+
+def test_a_checker_the_registry_does_not_know_is_worth_the_default(tmp_path):
+    labs = lab_folder(tmp_path)  # its check cell calls check_f
+    assert main([str(labs), "--out", str(tmp_path / "c")]) == 0
+    nb = read_notebook(tmp_path / "c" / "source" / "lab01" / "01_x.ipynb")
+    assert [c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata["nbgrader"]["grade"]] == [DEFAULT_POINTS]
 
 
 def test_marked_solution_keeps_imports_signature_and_docstring_outside():
