@@ -11,36 +11,76 @@ from ..nn.data import PAD, Batch
 from ..nn.model import EncoderDecoder
 
 __all__ = [
-    "encoder_gradient_norms", "encoder_weight_gradient_norms", "rank_collapse", "encoder_rank_profile", "future_influence",
-    "cross_attention_weights", "alignment_matrix", "alignment_agreement",
+    "encoder_output_gradients", "encoder_gradient_norms", "encoder_attention_entropy", "encoder_weight_gradient_norms",
+    "rank_collapse", "encoder_rank_profile", "future_influence", "cross_attention_weights", "alignment_matrix",
+    "alignment_agreement",
 ]
+
+
+def encoder_output_gradients(model: EncoderDecoder, batch: Batch) -> list[Tensor]:
+    """d(decoder loss)/d(state) at the output of each encoder layer, bottom to top (chapter 4).
+
+    Returns L_enc tensors (B, n, d_model): entry l is the gradient reaching the output of encoder
+    layer l+1 (before the final norm for the top layer); rows of padded source positions are 0.
+    Its norm says how MUCH gradient arrives; :func:`rank_collapse` of it says whether different
+    source tokens receive different gradients (0 = every token gets the same row: the part of the
+    gradient that could make one token's state differ from another's has vanished).
+    """
+    states = model.encode(batch.src, return_all=True)  # [emb, layer 1, ..., normed top]
+    # Recompute from the embeddings so every layer output is a tensor whose gradient we can read.
+    mask = model.source_mask(batch.src)[:, None, None, :]  # (B, 1, 1, n)
+    if model.cfg.encoder_causal:
+        n = batch.src.shape[1]
+        mask = mask & torch.ones(n, n, dtype=torch.bool).tril()  # (B, 1, n, n)
+    outputs, x = [], states[0]
+    for layer in model.encoder:
+        x = layer(x, mask)  # (B, n, d_model)
+        x.retain_grad()
+        outputs.append(x)
+    memory = model.memory_from([states[0], *outputs[:-1], model.encoder_norm(x)], batch.src)
+    logits = model.decode(batch.tgt_in, memory, model.source_mask(batch.src))  # (B, m, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
+    model.zero_grad()
+    loss.backward()
+    grads = [o.grad.detach() for o in outputs]
+    model.zero_grad()
+    return grads
 
 
 def encoder_gradient_norms(model: EncoderDecoder, batch: Batch) -> list[float]:
     """Norm of d(decoder loss)/d(state) for each encoder layer's output, bottom to top.
 
-    Entry l is the gradient reaching the output of encoder layer l+1 (before the final norm for
-    the top layer). With residuals the lower layers get gradients of similar size; without them
-    the measurable failure in small models is usually rank collapse (see :func:`rank_collapse`).
+    Entry l is the norm of :func:`encoder_output_gradients` at layer l+1. A norm alone hides
+    whether the gradient still tells the tokens apart: measure :func:`rank_collapse` of the
+    gradients too (chapter 4, "Going further: the gradient path").
     """
-    states = model.encode(batch.src, return_all=True)  # [emb, layer 1, ..., normed top]
-    # Recompute from the embeddings so every layer output is a leaf-like tensor we can read grads of.
-    mask = model.source_mask(batch.src)[:, None, None, :]
-    if model.cfg.encoder_causal:
-        n = batch.src.shape[1]
-        mask = mask & torch.ones(n, n, dtype=torch.bool).tril()
-    outputs, x = [], states[0]
+    return [g.norm().item() for g in encoder_output_gradients(model, batch)]
+
+
+@torch.no_grad()
+def encoder_attention_entropy(model: EncoderDecoder, src: Tensor) -> list[float]:
+    """How uniform each encoder layer's self-attention is: mean entropy of a row divided by ln n (chapter 4).
+
+    src: (B, n) token ids. For each encoder layer, the entropy (nats) of every head's weights at
+    every real query position, divided by ln n_b, the entropy of uniform attention over the n_b
+    real tokens of that source, averaged. 1 means every query reads all its keys equally (its
+    output is the mean of the values); 0 means every query reads one key. Sources with a single
+    real token (ln 1 = 0) are left out. Returns L_enc numbers, bottom to top.
+    """
+    model.eval()
+    model.encode(src)
+    real = model.source_mask(src)  # (B, n)
+    n_real = real.sum(1)  # (B,)
+    keep = real & (n_real > 1)[:, None]  # (B, n): real queries of sources with at least two tokens
+    if not keep.any():
+        raise ValueError("encoder_attention_entropy needs a source with at least two real tokens")
+    ratios = []
     for layer in model.encoder:
-        x = layer(x, mask)
-        x.retain_grad()
-        outputs.append(x)
-    top = model.encoder_norm(x)
-    memory = [top] * len(model.decoder) if model.mix is None else _mix(model, [states[0], *outputs[:-1], top])
-    logits = model.decode(batch.tgt_in, memory, model.source_mask(batch.src))
-    loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
-    model.zero_grad()
-    loss.backward()
-    return [o.grad.norm().item() for o in outputs]
+        w = layer.self_attn.last_weights  # (B, h, n, n)
+        entropy = -(w * torch.log(w.clamp_min(1e-30))).sum(-1)  # (B, h, n)
+        ratio = entropy / torch.log(n_real.clamp_min(2).to(w.dtype))[:, None, None]  # (B, h, n)
+        ratios.append(ratio[keep[:, None, :].expand_as(ratio)].mean().item())
+    return ratios
 
 
 def encoder_weight_gradient_norms(model: EncoderDecoder, batch: Batch,
@@ -64,18 +104,15 @@ def encoder_weight_gradient_norms(model: EncoderDecoder, batch: Batch,
     return norms
 
 
-def _mix(model: EncoderDecoder, states: list[Tensor]) -> list[Tensor]:
-    weights = torch.softmax(model.mix, dim=-1)  # (L_dec, L_enc + 1)
-    return list(torch.einsum("le,ebnd->lbnd", weights, torch.stack(states)))
-
-
 def rank_collapse(states: Tensor, mask: Tensor | None = None) -> float:
     """How far token states are from all being the same vector ("identical rows"), in [0, 1].
 
-    For each sequence X (n, d): ‖X − 1·x̄ᵀ‖_F / ‖X‖_F with x̄ the mean token (Dong et al. 2021's
-    residual res(X)). 1·x̄ᵀ is a special rank-one matrix, every row equal, so this is the
-    distance from identical rows, an upper bound on the distance from the nearest rank-one
-    matrix, not that distance itself. 0 means every token state is identical (full collapse).
+    For each sequence's states S (n, d): ‖S − 1·s̄ᵀ‖_F / ‖S‖_F with s̄ the mean row (Dong et al.
+    2021's residual res(S)), averaged over the batch. 1·s̄ᵀ is a special rank-one matrix, every row
+    equal, so this is the distance from identical rows, an upper bound on the distance from the
+    nearest rank-one matrix, not that distance itself. 0 means every token state is identical
+    (full collapse). Chapter 4 applies it to gradients too: a gradient (B, n, d) with distance 0
+    gives every token the same update.
     states: (B, n, d); mask: (B, n) bool, True for real tokens (padding is left out).
     """
     if states.dim() != 3:

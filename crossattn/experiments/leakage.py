@@ -14,17 +14,19 @@ promise on any model by re-drawing source tokens j ≥ i.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..nn.data import EOS, FIRST_SYMBOL, PAD, sequence_task, to_batch
+from ..nn.data import EOS, FIRST_SYMBOL, PAD, Pairs, sequence_task, to_batch
 from ..nn.model import EncoderDecoder
 from .diagnostics import future_influence
 
-__all__ = ["symbol_losses", "symbol_loss", "LeakageRow", "measure_leakage", "leakage_table"]
+__all__ = ["symbol_losses", "symbol_loss", "LeakageRow", "measure_leakage", "leakage_table", "denoising_task",
+           "denoising_losses"]
 
 
 @torch.no_grad()
@@ -66,14 +68,19 @@ class LeakageRow:
 
 
 def measure_leakage(model: EncoderDecoder, name: str, n_symbols: int, length: int,
-                    count: int = 400, seed: int = 1) -> LeakageRow:
+                    count: int = 400, seed: int = 1, heldout: Pairs | None = None) -> LeakageRow:
     """Evaluate a model trained on source = target random sequences (chapter 4).
 
-    Held-out pairs come from ``seed`` (use another seed than training); the detector runs
-    :func:`crossattn.experiments.diagnostics.future_influence` on the first 16 of them.
+    heldout: the source = target pairs to evaluate on, e.g. the second half of
+    ``sequence_split("copy", ...)``, which holds no training source by construction. Without it,
+    ``count`` pairs are drawn from ``seed`` (another seed than training: nearly, not provably,
+    disjoint from it). The detector runs :func:`crossattn.experiments.diagnostics.future_influence`
+    on the first 16 held-out pairs. The target-absent pairs (an unrelated source) come from seed + 1.
     """
-    same = sequence_task("copy", count, length, n_symbols, seed=seed)  # source = target
-    absent = sequence_task("random", count, length, n_symbols, seed=seed + 1)  # source unrelated
+    if heldout is not None and any(src != tgt or len(src) != length for src, tgt in heldout):
+        raise ValueError(f"heldout must hold source = target pairs of length {length}")
+    same = heldout if heldout is not None else sequence_task("copy", count, length, n_symbols, seed=seed)
+    absent = sequence_task("random", len(same), length, n_symbols, seed=seed + 1)  # source unrelated
     per_position = symbol_losses(model, same)  # (length,)
     probe = to_batch(same[:16])
     influence = future_influence(model, probe.src, probe.tgt_in, (FIRST_SYMBOL, FIRST_SYMBOL + n_symbols))  # (m,)
@@ -93,3 +100,40 @@ def leakage_table(rows: list[LeakageRow], digits: int = 2) -> str:
         verdict = "leaks" if r.leaks else "honest"
         lines.append(f"{r.name:<{width}}  {r.heldout:8.{digits}f}  {r.absent:13.{digits}f}  {r.detector:8.{digits}f}  {verdict}")
     return "\n".join(lines)
+
+
+def denoising_task(count: int, length: int, n_symbols: int, rate: float, seed: int) -> Pairs:
+    """Denoising pairs (chapter 4): the target is an i.i.d. random sequence, the source is the target with
+    each position replaced by a MASK token (id FIRST_SYMBOL + n_symbols) with probability ``rate``.
+
+    The overlap between source and target is legitimate here: the corrupted source is what inference
+    gives the model too. The visible tokens can be copied; a masked random symbol cannot be recovered
+    (honest loss ln n_symbols). A model needs a vocabulary of FIRST_SYMBOL + n_symbols + 1 ids.
+    """
+    if not 0 < rate < 1:
+        raise ValueError(f"rate must lie strictly between 0 and 1, got {rate}")
+    rng = random.Random(seed)
+    mask_id = FIRST_SYMBOL + n_symbols
+    pairs = []
+    for tgt, _ in sequence_task("copy", count, length, n_symbols, seed):
+        src = [mask_id if rng.random() < rate else token for token in tgt]
+        pairs.append((src, tgt))
+    return pairs
+
+
+@torch.no_grad()
+def denoising_losses(model: EncoderDecoder, pairs: Pairs, mask_id: int) -> tuple[float, float]:
+    """Teacher-forced loss per target symbol, in nats, at the (visible, masked) source positions (chapter 4).
+
+    pairs: from :func:`denoising_task`, one target length; target position i is "masked" when source
+    position i holds ``mask_id``. Returns the mean loss over visible positions and over masked ones.
+    """
+    model.eval()
+    batch = to_batch(pairs)
+    logits = model(batch.src, batch.tgt_in)  # (B, m + 1, V): the last position predicts EOS
+    n = batch.src.shape[1]
+    nll = F.cross_entropy(logits.transpose(1, 2), batch.tgt_out, reduction="none")[:, :n]  # (B, n)
+    masked = batch.src == mask_id  # (B, n)
+    if not masked.any() or masked.all():
+        raise ValueError("need both masked and visible source positions to compare them")
+    return float(nll[~masked].mean()), float(nll[masked].mean())

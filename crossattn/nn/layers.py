@@ -196,24 +196,31 @@ class DecoderLayer(nn.Module):
                                              shared_k=shared_k, shared_v=shared_v)
         self.ff = FeedForward(d_model, d_ff)
 
-    def forward(
-        self,
-        y: Tensor,
-        memory: Tensor,
-        self_mask: Tensor | None = None,
-        cross_mask: Tensor | None = None,
-        self_cache: KVCache | None = None,
-        cross_cache: KVCache | None = None,
-        offset: int = 0,
-    ) -> Tensor:
-        """y: (B, m, d_model) target states; memory: (B, n, d_model) encoder output. Returns (B, m, d_model).
+    def forward(self, x: Tensor, s: Tensor | None,
+                self_mask: Tensor | None = None,
+                cross_mask: Tensor | None = None,
+                self_cache: KVCache | None = None,
+                cross_cache: KVCache | None = None,
+                offset: int = 0) -> Tensor:
+        """One decoder layer (chapter 4): returns (B, m, d_model).
 
-        self_mask broadcastable to (B, h, m, m) (causal); cross_mask to (B, h, m, n) (padding).
-        offset: position of y's first token (incremental decoding, chapter 5).
+        x: (B, m, d_model), the target states X.
+        s: (B, n, d_model), the encoder output S (None once a
+           filled cross cache holds its keys and values).
+        self_mask: broadcastable to (B, h, m, m), causal.
+        cross_mask: broadcastable to (B, h, m, n), padding.
+        Caches and offset: incremental decoding (chapter 5).
+        Chapter 4 shows this method on the page, so its lines
+        stay within the 68-character code box.
         """
-        a = self.self_attn(self.norm1(y), mask=self_mask, cache=self_cache)
-        y = y + a if self.residual else a
-        c = self.cross_attn(self.norm2(y), memory, mask=cross_mask, cache=cross_cache, offset=offset)  # Q from y, K and V from memory
-        y = y + c if self.residual else c
-        f = self.ff(self.norm3(y))
-        return y + f if self.residual else f
+        # 1. causal self-attention: the target reads its own prefix
+        a = self.self_attn(self.norm1(x), mask=self_mask,
+                           cache=self_cache)
+        x = x + a if self.residual else a
+        # 2. cross-attention: queries from x, keys and values from s
+        c = self.cross_attn(self.norm2(x), s, mask=cross_mask,
+                            cache=cross_cache, offset=offset)
+        x = x + c if self.residual else c
+        # 3. feed-forward, at each position on its own
+        f = self.ff(self.norm3(x))
+        return x + f if self.residual else f

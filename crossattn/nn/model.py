@@ -19,7 +19,12 @@ from .layers import DecoderLayer, EncoderLayer, RelativePositionBias
 from .positions import POSITION_SCHEMES, sinusoidal_positions
 from .tokens import PAD
 
-__all__ = ["ModelConfig", "EncoderDecoder"]
+__all__ = ["ModelConfig", "EncoderDecoder", "CROSS_READS"]
+
+#: What each decoder layer's cross-attention reads (chapter 4): "last", the encoder's last layer (n rows);
+#: "all", a learned mix of every encoder depth (transparent attention); "pooled", one row, the mean of the
+#: last layer over the real source tokens: a fixed-size summary of the source, whatever its length.
+CROSS_READS = ("last", "all", "pooled")
 
 
 @dataclass
@@ -39,13 +44,15 @@ class ModelConfig:
     residual: bool = True  # residual connections; chapter 4 switches them off to measure the gradient path
     encoder_causal: bool = False  # source position j sees only source positions ≤ j (chapter 4, leakage)
     cross_causal: bool = False  # target position i reads only source positions j < i, those already emitted (chapter 4, leakage)
-    cross_reads: str = "last"  # "last": every decoder layer reads the encoder's last layer; "all": a learned mix of all (transparent attention)
+    cross_reads: str = "last"  # one of CROSS_READS: the last encoder layer, a mix of every depth, or one pooled vector
 
     def __post_init__(self) -> None:
         if self.positions not in POSITION_SCHEMES:
             raise ValueError(f"positions must be one of {POSITION_SCHEMES}, got {self.positions!r}")
-        if self.cross_reads not in ("last", "all"):
-            raise ValueError(f"cross_reads must be 'last' or 'all', got {self.cross_reads!r}")
+        if self.cross_reads not in CROSS_READS:
+            raise ValueError(f"cross_reads must be one of {CROSS_READS}, got {self.cross_reads!r}")
+        if self.cross_reads == "pooled" and self.cross_causal:
+            raise ValueError("cross_reads='pooled' reads one summary of the whole source: it cannot be cross_causal")
         if self.d_model % self.h:
             raise ValueError(f"d_model={self.d_model} is not divisible by h={self.h}")
 
@@ -91,6 +98,8 @@ class EncoderDecoder(nn.Module):
         return src != PAD
 
     def _cross_mask(self, src_mask: Tensor, m: int, offset: int = 0) -> Tensor:
+        if self.cfg.cross_reads == "pooled":  # one summary row, readable by every query
+            return src_mask.any(dim=1)[:, None, None, None]  # (B, 1, 1, 1)
         mask = src_mask[:, None, None, :]  # (B, 1, 1, n): padding blocked for every query
         if self.cfg.cross_causal:
             n = src_mask.shape[1]
@@ -125,8 +134,19 @@ class EncoderDecoder(nn.Module):
         for layer in self.encoder:
             states.append(layer(states[-1], mask))
         states[-1] = self.encoder_norm(states[-1])
-        if return_all:
-            return states
+        return states if return_all else self.memory_from(states, src)
+
+    def memory_from(self, states: list[Tensor], src: Tensor) -> list[Tensor]:
+        """What each decoder layer reads, from the encoder's states [embeddings, layer 1, ..., normed top].
+
+        ``cross_reads="last"``: the top states (B, n, d_model) for every decoder layer; ``"all"``: a learned
+        softmax mix of every depth per decoder layer (transparent attention); ``"pooled"``: one row
+        (B, 1, d_model), the mean of the top states over the real source tokens.
+        """
+        if self.cfg.cross_reads == "pooled":
+            real = self.source_mask(src)[:, :, None].to(states[-1].dtype)  # (B, n, 1)
+            pooled = (states[-1] * real).sum(1, keepdim=True) / real.sum(1, keepdim=True).clamp_min(1)  # (B, 1, d_model)
+            return [pooled] * self.cfg.n_decoder_layers
         if self.mix is None:
             return [states[-1]] * self.cfg.n_decoder_layers
         stack = torch.stack(states)  # (L_enc + 1, B, n, d_model)

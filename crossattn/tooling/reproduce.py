@@ -45,9 +45,26 @@ def _tying(out: Path) -> list[str]:
     return reproduce(out)
 
 
+def _bottleneck_path() -> Path:
+    from ..experiments.bottleneck import RESULTS_PATH
+
+    return RESULTS_PATH
+
+
+def _bottleneck(out: Path) -> list[str]:
+    import torch
+
+    from ..experiments.bottleneck import reproduce
+
+    torch.set_num_threads(1)  # fastest for models this small
+    return reproduce(out)
+
+
 ARTIFACTS: dict[str, Artifact] = {
     "tying": Artifact("chapter 7: learning curves of every tying variant on copy and dictionary, over seeds "
                       "(a few minutes on one CPU thread)", _tying_path, _tying),
+    "bottleneck": Artifact("chapter 4: one pooled vector vs cross-attention over source lengths, over seeds "
+                           "(several minutes on one CPU thread)", _bottleneck_path, _bottleneck),
 }
 
 

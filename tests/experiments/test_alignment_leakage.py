@@ -9,12 +9,17 @@ from crossattn.experiments.diagnostics import (
     alignment_agreement,
     alignment_matrix,
     cross_attention_weights,
+    encoder_attention_entropy,
+    encoder_gradient_norms,
+    encoder_output_gradients,
     encoder_rank_profile,
     encoder_weight_gradient_norms,
     rank_collapse,
 )
 from crossattn.experiments.leakage import (
     LeakageRow,
+    denoising_losses,
+    denoising_task,
     leakage_table,
     measure_leakage,
     symbol_loss,
@@ -22,6 +27,7 @@ from crossattn.experiments.leakage import (
 )
 from crossattn.nn.data import (
     ToyTranslation,
+    sequence_split,
     sequence_task,
     to_batch,
 )
@@ -128,6 +134,51 @@ def test_weight_gradients_of_queries_and_keys_vanish_above_a_collapsed_layer():
         assert all(p.grad is None or not p.grad.any() for p in plain.parameters())  # grads cleared
 
 
+def test_output_gradients_keep_their_norm_but_lose_their_rank_without_residuals():
+    """Chapter 4, going further: the backward pass collapses like the forward pass (issue 17 item 1)."""
+    task = ToyTranslation()
+    batch = to_batch(task.sample(32, seed=1))
+    for seed in (0, 1):
+        plain = model(seed, vocab_size=task.vocab_size, n_encoder_layers=4, residual=False)
+        with_res = model(seed, vocab_size=task.vocab_size, n_encoder_layers=4)
+        G, R = encoder_output_gradients(plain, batch), encoder_output_gradients(with_res, batch)
+        assert len(G) == 4 and G[0].shape == (*batch.src.shape, 32)
+        assert torch.all(G[0][~batch.src_mask] == 0)  # padding gets no gradient
+        norms = [g.norm().item() for g in G]
+        assert norms == pytest.approx(encoder_gradient_norms(plain, batch))
+        assert 0.3 < norms[0] / norms[-1] < 3  # the norm does not vanish ...
+        assert max(rank_collapse(g, batch.src_mask) for g in G[1:]) < 0.01  # ... its rows become identical
+        assert min(rank_collapse(g, batch.src_mask) for g in R) > 0.25  # with residuals they do not
+        assert all(p.grad is None or not p.grad.any() for p in plain.parameters())  # grads cleared
+
+
+def test_output_gradients_follow_what_the_decoder_reads():
+    task = ToyTranslation()
+    batch = to_batch(task.sample(8, seed=2))
+    for reads in ("all", "pooled"):
+        net = model(vocab_size=task.vocab_size, n_encoder_layers=2, cross_reads=reads)
+        G = encoder_output_gradients(net, batch)
+        assert len(G) == 2 and all(g.norm() > 0 for g in G)
+
+
+def test_attention_entropy_is_1_for_uniform_attention_and_lower_when_peaked():
+    task = ToyTranslation()
+    src = to_batch(task.sample(16, seed=0)).src
+    net = model(vocab_size=task.vocab_size, n_encoder_layers=2)
+    with torch.no_grad():
+        net.encoder[0].self_attn.w_q.weight.zero_()  # every score 0: exactly uniform over the real tokens
+    uniform, second = encoder_attention_entropy(net, src)
+    assert uniform == pytest.approx(1.0, abs=1e-5) and 0.9 < second <= 1.0 + 1e-6
+    fresh = encoder_attention_entropy(model(vocab_size=task.vocab_size), src)[0]
+    sharp = model(vocab_size=task.vocab_size)
+    with torch.no_grad():
+        sharp.encoder[0].self_attn.w_q.weight.mul_(4)
+        sharp.encoder[0].self_attn.w_k.weight.mul_(4)
+    assert encoder_attention_entropy(sharp, src)[0] < 0.6 < 0.95 < fresh  # init: near uniform
+    with pytest.raises(ValueError, match="at least two real tokens"):
+        encoder_attention_entropy(net, torch.tensor([[5, 0, 0]]))
+
+
 # ---------------------------------------------------------------------------- leakage
 
 
@@ -151,6 +202,43 @@ def test_measure_leakage_sees_a_causal_model_as_honest_to_the_detector():
     assert honest_row.detector == 0.0 and leaky_row.detector > 1e-6
     assert honest_row.bound == pytest.approx(math.log(V)) and len(honest_row.per_position) == L
     assert honest_row.heldout == pytest.approx(sum(honest_row.per_position) / L)
+
+
+def test_measure_leakage_evaluates_the_held_out_pairs_it_is_given():
+    V, L = 5, 4
+    train_pairs, test_pairs = sequence_split("copy", 50, 20, L, V)
+    assert not {tuple(s) for s, _ in train_pairs} & {tuple(s) for s, _ in test_pairs}
+    net = model(vocab_size=FIRST_SYMBOL + V)
+    row = measure_leakage(net, "open", V, L, heldout=test_pairs)
+    assert row.heldout == pytest.approx(symbol_loss(net, test_pairs))
+    with pytest.raises(ValueError, match="source = target pairs of length 4"):
+        measure_leakage(net, "open", V, L, heldout=sequence_task("reverse", 3, L, V, seed=0))
+
+
+def test_denoising_pairs_mask_the_source_and_keep_the_target():
+    V, L = 6, 8
+    pairs = denoising_task(200, L, V, rate=0.3, seed=0)
+    mask_id = FIRST_SYMBOL + V
+    masked = sum(s.count(mask_id) for s, _ in pairs) / (200 * L)
+    assert 0.25 < masked < 0.35
+    for src, tgt in pairs:
+        assert mask_id not in tgt and len(src) == len(tgt) == L
+        assert all(s in (t, mask_id) for s, t in zip(src, tgt))
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        denoising_task(3, L, V, rate=1.0, seed=0)
+
+
+def test_denoising_losses_split_visible_from_masked_positions():
+    V, L = 5, 4
+    mask_id = FIRST_SYMBOL + V
+    net = model(vocab_size=mask_id + 1)
+    with torch.no_grad():
+        net.out.weight.zero_()  # uniform over the vocabulary everywhere
+    pairs = denoising_task(40, L, V, rate=0.5, seed=1)
+    visible, masked = denoising_losses(net, pairs, mask_id)
+    assert visible == pytest.approx(math.log(mask_id + 1)) and masked == pytest.approx(math.log(mask_id + 1))
+    with pytest.raises(ValueError, match="both masked and visible"):
+        denoising_losses(net, [(t, t) for _, t in pairs], mask_id)
 
 
 def test_leakage_table_lists_every_row_with_a_verdict():

@@ -49,7 +49,8 @@ def test_all_three_cache_variants_give_the_same_logits(seed, positions):
 @pytest.mark.parametrize("switches", [
     {"positions": "none"}, {"positions": "query"}, {"tie_kv": True, "tie_embeddings": True},
     {"cross_reads": "all", "n_encoder_layers": 3}, {"cross_causal": True, "encoder_causal": True},
-], ids=["no-positions", "query-positions", "tied", "transparent", "causal"])
+    {"cross_reads": "pooled"},
+], ids=["no-positions", "query-positions", "tied", "transparent", "causal", "pooled"])
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)], ids=["float64", "float32"])
 def test_cache_variants_agree_for_every_model_switch(seed, switches, dtype, tol):
     """Chapter 5: the same tokens and logits with no cache, the cross cache, and both, whatever chapters 4-7 switch on."""
@@ -139,9 +140,10 @@ def test_training_learns_the_toy_translation():
     task = ToyTranslation()
     torch.manual_seed(0)
     net = EncoderDecoder(ModelConfig(vocab_size=task.vocab_size))
-    history = train(net, task.sample(2000, seed=0), TrainConfig(steps=120, batch_size=32, seed=0))
+    train_pairs, test_pairs = task.split(2000, 200, seed=0)  # no test source among the training sources
+    history = train(net, train_pairs, TrainConfig(steps=120, batch_size=32, seed=0))
     assert history.losses[-1] < 0.5 * history.losses[0]
-    assert token_accuracy(net, task.sample(200, seed=1)) > 0.5
+    assert token_accuracy(net, test_pairs) > 0.5
 
 
 def test_toy_translation_swaps_adjective_noun_pairs():
@@ -154,7 +156,8 @@ def test_toy_translation_swaps_adjective_noun_pairs():
 
 
 @pytest.mark.parametrize("kw, match", [({"positions": "rotary"}, "positions must be one of"),
-                                       ({"cross_reads": "first"}, "cross_reads"), ({"d_model": 30, "h": 4}, "divisible")])
+                                       ({"cross_reads": "first"}, "cross_reads"), ({"d_model": 30, "h": 4}, "divisible"),
+                                       ({"cross_reads": "pooled", "cross_causal": True}, "cannot be cross_causal")])
 def test_config_rejects_unknown_settings(kw, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**kw)
@@ -167,3 +170,41 @@ def test_sequence_tasks():
     with pytest.raises(ValueError, match="kind must be one of"):
         sequence_task("shuffle", 1, 4, 5, seed=0)
     assert PAD not in sum((s + t for s, t in sequence_task("random", 5, 3, 4, seed=2)), [])
+
+
+# ---------------------------------------------------------------------------- one pooled vector (chapter 4)
+
+
+def test_pooled_reads_one_row_the_mean_of_the_real_source_states():
+    task = ToyTranslation()
+    net = model(vocab_size=task.vocab_size, cross_reads="pooled")
+    batch = to_batch(task.sample(4, seed=2))  # padded: sources of different lengths
+    assert (batch.src == PAD).any()
+    states = net.encode(batch.src, return_all=True)[-1]  # (B, n, d_model), the normed top layer
+    memory = net.encode(batch.src)
+    assert len(memory) == 2 and memory[0].shape == (4, 1, 32)
+    for b in range(4):
+        real = batch.src_mask[b]
+        assert torch.allclose(memory[0][b, 0], states[b][real].mean(0), atol=1e-12)
+    with torch.no_grad():
+        net(batch.src, batch.tgt_in)
+    weights = net.decoder[0].cross_attn.last_weights  # (B, h, m, 1)
+    assert weights.shape[-1] == 1 and torch.all(weights == 1)  # one key: every query reads it whole
+
+
+def test_pooled_output_ignores_padding_and_still_depends_on_the_source():
+    net = model(vocab_size=20, cross_reads="pooled")
+    src = torch.tensor([[5, 6, 7]])
+    tgt_in = torch.tensor([[1, 8, 9]])
+    padded = torch.tensor([[5, 6, 7, PAD, PAD]])
+    with torch.no_grad():
+        assert (net(src, tgt_in) - net(padded, tgt_in)).abs().max() < 1e-12
+        assert (net(torch.tensor([[5, 6, 8]]), tgt_in) - net(src, tgt_in)).abs().max() > 1e-6  # the control
+
+
+def test_memory_from_the_default_reads_the_last_layer_for_every_decoder_layer():
+    net = model(n_decoder_layers=3)
+    src = torch.tensor([[4, 5, 6, PAD]])
+    states = net.encode(src, return_all=True)
+    memory = net.memory_from(states, src)
+    assert len(memory) == 3 and all(m is states[-1] for m in memory)
