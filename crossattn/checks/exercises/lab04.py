@@ -68,8 +68,8 @@ EXERCISES = (
                         "weights = torch.nan_to_num(weights, nan=0.0) gives zero weights and a zero output.",
             "uniform_rows": "with a mask that blocks EVERY key of a query (row 0 of a streaming mask (1, 1, m, n)), "
                             "your weights give 1/n to every key: the row reads the blocked keys uniformly. That is "
-                            "what filling with -1e9 (chapter 2's trick) does to a row whose keys are all blocked: "
-                            "every score is -1e9, so the softmax is uniform. Fill with float('-inf') and then "
+                            "what filling with -1e9 (the fill chapter 2 warns against) does to a row whose keys "
+                            "are all blocked: every score is -1e9, so the softmax is uniform. Fill with float('-inf') and then "
                             "torch.nan_to_num(weights, nan=0.0), or keep -1e9 and zero the blocked weights after "
                             "the softmax (weights * mask).",
             "pair_swapped": "you returned (weights, out); return them in the order (out, weights).",
