@@ -158,3 +158,11 @@ def test_multiset_steps_rise_to_one_and_average_to_the_bound():
     assert all(a < b for a, b in zip(steps[:-2], steps[1:-1]))  # fewer tokens left: easier
     assert sum(steps) / 7 == pytest.approx(multiset_bound(6, 8), abs=1e-12)
     assert steps[-3] == pytest.approx(9 / 16)  # two tokens left: equal (1/8) -> 1, else 1/2
+
+
+def test_the_held_out_sources_are_never_training_sources():
+    exp = OrderExperiment(length=4, n_symbols=6, n_train=800, n_test=200)  # 6^4 = 1296 sources
+    for task in ("copy", "reverse", "sort"):
+        train_pairs, test_pairs = exp.data(task)
+        assert len(test_pairs) == 200
+        assert not {tuple(s) for s, _ in train_pairs} & {tuple(s) for s, _ in test_pairs}
