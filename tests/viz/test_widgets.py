@@ -1,18 +1,18 @@
 """Every widget works on both ipywidgets lines the labs meet: 7.7.1 (Colab) and 8 (JupyterLab).
 
 The same driver script builds each widget, moves each control and reports the readouts; it
-runs in this environment (ipywidgets 8) and in a small virtual environment with ipywidgets
-7.7.1 that the test makes on first use (kept under _build/venvs/ for later runs).
+runs in this environment (ipywidgets 8) and in the Colab-like environment of tests/colab_env.py
+(ipywidgets 7.7.1, the oldest numpy and matplotlib the package supports, the package installed
+--no-deps), made on first use and kept for later runs.
 """
-import fcntl
 import json
 import subprocess
 import sys
-import venv
 
 import pytest
 
 from crossattn.viz.widgets import all_widgets
+from tests.colab_env import colab_python
 from tests.helpers import ROOT
 
 DRIVER = ROOT / "tests" / "viz" / "widget_driver.py"
@@ -27,18 +27,7 @@ def drive(python):
 
 @pytest.fixture(scope="module")
 def old_python():
-    env_dir = ROOT / "_build" / "venvs" / f"ipywidgets-{OLD_IPYWIDGETS}"
-    python = env_dir / "bin" / "python"
-    env_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(env_dir.parent / ".venv.lock", "w") as lock:  # one maker at a time under pytest -n
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        ready = env_dir / ".ready"
-        if not ready.exists():
-            venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(env_dir)
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                            f"ipywidgets=={OLD_IPYWIDGETS}"], check=True, timeout=600)
-            ready.touch()
-    return python
+    return colab_python()
 
 
 def check_report(report, version_prefix):
