@@ -15,9 +15,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-import tomllib
 import venv
 from pathlib import Path
+
+import tomllib
 
 from tests.helpers import ROOT
 

@@ -7,7 +7,6 @@ import re
 import subprocess
 
 import nbformat
-
 import pytest
 
 from tests.colab_env import colab_python, floors
