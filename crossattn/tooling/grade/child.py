@@ -114,6 +114,7 @@ def drive_call(fn, args, state):
 
 def _attention(spec):
     import torch
+
     from crossattn.nn.layers import MultiheadAttention
 
     attn = MultiheadAttention(spec["d_model"], spec["h"]).double()
@@ -126,6 +127,7 @@ def _attention(spec):
 def drive_self_steps(fn, args, state):
     """Feed x (B, T, d_model) one position at a time to fn(attn, x_new, cache) with a growing cache."""
     import torch
+
     from crossattn.nn.cache import KVCache
 
     spec, x = args
@@ -141,6 +143,7 @@ def drive_self_steps(fn, args, state):
 def drive_cross_steps(fn, args, state):
     """Feed x (B, T, d_model) one position at a time to fn(attn, x_new, cache, s, mask): s at step 0, then None."""
     import torch
+
     from crossattn.nn.cache import KVCache
 
     spec, x, s, mask = args

@@ -34,8 +34,10 @@ __all__ = ["SubmissionError", "Piece", "Submission", "read_submission", "lab_of"
 SAFE_MODULES = frozenset({
     "numpy", "math", "cmath", "torch", "itertools", "functools", "collections", "typing", "dataclasses",
     "__future__", "numbers", "operator", "fractions", "decimal", "statistics", "heapq", "bisect", "string",
-    "random", "copy", "enum", "abc",
+    "random", "copy", "enum", "abc", "warnings",
 })
+#: ``sys`` may appear only as these attributes (a debug print to stderr costs nothing).
+SYS_STREAMS = frozenset({"stdout", "stderr"})
 #: Names whose use is flagged wherever they appear, with what they give access to.
 FORBIDDEN_NAMES = {
     **dict.fromkeys(("eval", "exec", "compile", "__import__", "getattr", "setattr", "delattr", "globals",
@@ -157,7 +159,7 @@ def _import_problems(node: ast.AST) -> list[str]:
     problems = []
     for sub in ast.walk(node):
         if isinstance(sub, ast.Import):
-            bad = [a.name for a in sub.names if not _module_ok(a.name)]
+            bad = [a.name for a in sub.names if not (_module_ok(a.name) or (a.name == "sys" and not a.asname))]
         elif isinstance(sub, ast.ImportFrom):
             bad = [] if (sub.level == 0 and _module_ok(sub.module or "")) else [("." * sub.level) + (sub.module or "")]
             if not bad:
@@ -169,8 +171,17 @@ def _import_problems(node: ast.AST) -> list[str]:
     return problems
 
 
+def _sys_misused(node: ast.AST) -> bool:
+    """Whether ``sys`` appears other than as ``sys.stdout`` / ``sys.stderr``."""
+    streams = {id(sub.value) for sub in ast.walk(node) if isinstance(sub, ast.Attribute)
+               and isinstance(sub.value, ast.Name) and sub.value.id == "sys" and sub.attr in SYS_STREAMS}
+    return any(isinstance(sub, ast.Name) and sub.id == "sys" and id(sub) not in streams for sub in ast.walk(node))
+
+
 def _def_problems(node: ast.AST) -> list[str]:
     names, attributes = _names(node)
+    if not _sys_misused(node):
+        names.discard("sys")
     problems = []
     for name in sorted(names):
         if name.startswith("check_"):
@@ -210,6 +221,8 @@ def _package_names(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
 def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: list[str]) -> None:
     tree = ast.parse(source)
     lines = source.splitlines()
+    shadow: list[str] = []
+    start = len(pieces)
     for node in tree.body:
         where = f"cell {cell_index}, line {node.lineno}"
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
@@ -223,6 +236,8 @@ def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: lis
             pieces.append(piece)
         elif isinstance(node, ast.FunctionDef):
             names, attributes = _names(node)
+            if node.name.startswith("check_"):
+                shadow.append(node.name)
             pieces.append(Piece("def", text, where, (node.name,), frozenset(names | {f".{a}" for a in attributes}),
                                 problems=_def_problems(node)))
         elif (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)
@@ -232,6 +247,13 @@ def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: lis
             continue  # a bare string
         else:
             dropped.append(f"{where} ({type(node).__name__})")
+            if any(isinstance(t, ast.Name) and t.id.startswith("check_") for sub in ast.walk(node)
+                   for t in getattr(sub, "targets", [])):
+                shadow.append("an assignment to check_*")
+    if shadow:  # redefining the lab's self-checks flags every function of the cell
+        for piece in pieces[start:]:
+            if piece.kind == "def":
+                piece.problems.append(f"shares its cell with a redefinition of the self-check ({', '.join(shadow)})")
 
 
 def _literal(node: ast.AST) -> bool:
