@@ -35,7 +35,8 @@ def modules_of(layer: str) -> list[str]:
 def test_the_tree_shows_the_layers():
     folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     assert folders == sorted(LAYERS), "crossattn/ holds the layers and nothing else"
-    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    # grade.py is the grader's stable entry point (`python -m crossattn.grade`), a thin wrapper of tooling.grade.
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "grade.py"))
     assert loose == [], f"every module belongs to a layer; loose at the top: {loose}"
 
 
