@@ -328,8 +328,12 @@ def md_escape(text: str) -> str:
 _NBSP = "\u00a0"  # keeps "Lab 3" on one line in narrow table cells
 
 def _seconds(times: dict[str, Any] | None, chapter: Chapter, limit: bool = True) -> str:
-    """The lab's measured time, e.g. "8 s (limit 20 s)", or why there is none."""
-    from .lab_times import limit_for
+    """The lab's measured time, e.g. "8 s, 2.1× its floor (limit 20 s)", or why there is none.
+
+    The ratio to the floor (a fresh kernel importing what the lab needs, timed in the same run) says
+    more than seconds on another machine; labs 1-3 must stay within FLOOR_RATIO of it.
+    """
+    from .lab_times import EARLY_LABS, FLOOR_RATIO, limit_for
 
     if chapter.lab_file is None:
         return "no lab"
@@ -337,8 +341,11 @@ def _seconds(times: dict[str, Any] | None, chapter: Chapter, limit: bool = True)
     if row is None:
         return "not measured yet"
     flag = "" if row["seconds"] <= limit_for(row["number"]) else " **over the limit**"
+    ratio = row.get("ratio_to_floor")
+    if ratio is not None:
+        flag += f", {ratio:.1f}×{_NBSP}its floor" + (f" **over {FLOOR_RATIO:g}×**" if row["number"] in EARLY_LABS and ratio > FLOOR_RATIO else "")
     allowed = f" (limit {limit_for(row['number']):.0f} s)" if limit else ""
-    return f"{row['seconds']:.0f} s{allowed}{flag}"
+    return f"{row['seconds']:.0f} s{flag}{allowed}"
 
 
 def _cell(myst: str) -> str:

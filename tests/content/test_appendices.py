@@ -180,6 +180,14 @@ def test_overview_shows_the_stored_time_or_says_it_is_missing():
     assert "over the limit" in over
 
 
+def test_overview_shows_each_lab_s_ratio_to_its_floor_and_flags_a_slow_numpy_lab():
+    chapters = guide.course_chapters(ROOT)[:1]
+    row = {"lab": chapters[0].lab_file, "number": 1, "seconds": 6.0, "floor_seconds": 2.0, "ratio_to_floor": 3.0}
+    assert "6 s, 3.0×\u00a0its floor |" in guide.overview_table(chapters, {"labs": [row]})
+    slow = guide.overview_table(chapters, {"labs": [dict(row, seconds=10.0, ratio_to_floor=5.0)]})
+    assert "5.0×\u00a0its floor **over 4×**" in slow
+
+
 # ------------------------------------------------------------------------------ glossary
 
 GLOSSARY = (APPENDICES / "glossary.md").read_text(encoding="utf-8")
