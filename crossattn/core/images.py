@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "SHAPES", "COLOURS", "WORDS", "ANSWERS", "QUESTION_LENGTH", "KEY_WORD", "shape_masks", "patchify", "unpatchify",
-    "Scenes", "make_scenes", "describe", "asks_colour", "hiding_mask",
+    "Scenes", "SPLITS", "scene_in_test_split", "make_scenes", "describe", "asks_colour", "hiding_mask",
 ]
 
 SHAPES = ("circle", "square", "triangle", "cross")
@@ -118,19 +118,74 @@ class Scenes:
         return " ".join(WORDS[i] for i in self.questions[b])
 
 
-def make_scenes(n: int, seed: int, image_size: int = 32, p: int = 8, n_objects: int = 3) -> Scenes:
-    """``n`` random scenes and questions, drawn from ``seed`` (the same seed gives the same scenes)."""
+#: What ``make_scenes(split=...)`` accepts: any scene, or only the training or the held-out part.
+SPLITS = (None, "train", "test")
+_TEST_EIGHTHS = 1  # 1/8 of all images are held out for testing
+
+
+def scene_in_test_split(cells: NDArray, shapes: NDArray, colours: NDArray) -> NDArray[np.bool_]:
+    """For each scene, is its IMAGE in the held-out part? cells, shapes, colours: (B, k) ints.
+
+    The image is fixed by its set of objects (cell, shape, colour), whatever their order. Each object
+    is coded as one byte (cell·16 + shape·4 + colour, for up to 16 cells), the bytes sorted and joined
+    into one integer, and a multiplicative hash of that integer (Knuth's, mod 2³²) sends 1/8 of all
+    images to the test part. A training scene and a test scene therefore never show the same image,
+    even with another question: the split is disjoint by construction, not by luck.
+    """
+    cells, shapes, colours = (np.asarray(a, dtype=np.int64) for a in (cells, shapes, colours))
+    if not cells.shape == shapes.shape == colours.shape or cells.ndim != 2:
+        raise ValueError(f"cells, shapes and colours must be (B, k) arrays of one shape, got {cells.shape}, "
+                         f"{shapes.shape} and {colours.shape}")
+    if cells.size and (cells.min() < 0 or cells.max() > 15 or shapes.min() < 0 or shapes.max() >= len(SHAPES)
+                       or colours.min() < 0 or colours.max() >= len(COLOURS)):
+        raise ValueError("cells must lie in 0..15, shapes and colours in 0..3")
+    codes = np.sort(cells * 16 + shapes * 4 + colours, axis=1).astype(np.uint64)  # (B, k) one byte per object
+    key = np.zeros(len(codes), dtype=np.uint64)
+    for column in codes.T:
+        key = key * np.uint64(256) + column  # (B,) < 2^(8k): the set of objects as one integer
+    hashed = (key * np.uint64(2654435761)) % np.uint64(2 ** 32)  # Knuth's multiplicative hash
+    return hashed >> np.uint64(29) < np.uint64(_TEST_EIGHTHS)  # the top 3 bits: 1/8 of images
+
+
+def make_scenes(n: int, seed: int, image_size: int = 32, p: int = 8, n_objects: int = 3,
+                split: str | None = None) -> Scenes:
+    """``n`` random scenes and questions, drawn from ``seed`` (the same seed gives the same scenes).
+
+    split: None draws any scene; ``"train"`` only scenes whose image is in the training part,
+    ``"test"`` only those in the held-out part (:func:`scene_in_test_split`, 1/8 of all images), so
+    that a model trained on ``"train"`` scenes is tested on images it cannot have seen.
+    """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if image_size % p:
         raise ValueError(f"the patch side p={p} must divide image_size={image_size}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     grid = image_size // p
     if not 1 <= n_objects <= min(len(SHAPES), len(COLOURS), grid * grid):
         raise ValueError(f"n_objects must lie in 1..{min(len(SHAPES), len(COLOURS), grid * grid)}, got {n_objects}")
+    if split is not None and grid * grid > 16:
+        raise ValueError(f"split needs at most 16 grid cells, got {grid * grid}")
     rng = np.random.default_rng(seed)
-    shapes = np.argsort(rng.random((n, len(SHAPES))), axis=1)[:, :n_objects]  # (n, k) distinct shapes
-    colours = np.argsort(rng.random((n, len(COLOURS))), axis=1)[:, :n_objects]  # (n, k) distinct colours
-    cells = np.argsort(rng.random((n, grid * grid)), axis=1)[:, :n_objects]  # (n, k) distinct cells
+
+    def draw(count: int) -> tuple[NDArray, NDArray, NDArray]:
+        shapes = np.argsort(rng.random((count, len(SHAPES))), axis=1)[:, :n_objects]  # (count, k) distinct shapes
+        colours = np.argsort(rng.random((count, len(COLOURS))), axis=1)[:, :n_objects]  # (count, k) distinct colours
+        cells = np.argsort(rng.random((count, grid * grid)), axis=1)[:, :n_objects]  # (count, k) distinct cells
+        return shapes, colours, cells
+
+    shapes, colours, cells = draw(n)
+    if split is not None:  # keep the scenes of the split, drawing more until there are n
+        kept, total, rounds = ([], [], []), 0, 0
+        while total < n:
+            if rounds:  # the test part holds 1/8 of images: draw about enough at once
+                shapes, colours, cells = draw((10 if split == "test" else 2) * n)
+            rounds += 1
+            ok = scene_in_test_split(cells, shapes, colours) == (split == "test")  # (count,)
+            for store, array in zip(kept, (shapes, colours, cells)):
+                store.append(array[ok])
+            total += int(ok.sum())
+        shapes, colours, cells = (np.concatenate(store)[:n] for store in kept)
     masks = shape_masks(p)  # (4, p, p)
     patches = np.zeros((n, grid * grid, p, p, 3), dtype=np.float32)  # drawn patch by patch
     rows = np.arange(n)

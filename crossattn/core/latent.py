@@ -90,7 +90,7 @@ def _random_projections(d: int, seed: int):
 
 
 def perceiver_weights(S: NDArray, Z: NDArray, out_queries: NDArray | None = None, latent_layers: int = 1,
-                      seed: int = 0) -> PerceiverWeights:
+                      seed: int = 0, projections: bool = True) -> PerceiverWeights:
     """Run N inputs S (N, d) through L latents Z (L, d) with random projections; return the weights.
 
     The inputs are the source (keys and values) of the first cross-attention, the latents its target.
@@ -99,7 +99,10 @@ def perceiver_weights(S: NDArray, Z: NDArray, out_queries: NDArray | None = None
     3. write:  output queries (default: the inputs themselves, one per token) attend to the
                latents                                                               -> (N_out, L)
     Residual connections and MLPs are left out: they act on each vector alone and do not move
-    information between tokens. One head throughout. The projections are random, drawn from ``seed``.
+    information between tokens. One head throughout. The projections are random, drawn from ``seed``;
+    with ``projections=False`` there are none (W_Q = W_K = W_V = I): each vector is its own query, key
+    and value. Random projections of random vectors give near-uniform weights; without projections,
+    latents placed on inputs (Z = rows of S) give peaked ones, each latent reading mostly its own input.
     """
     S, Z = np.asarray(S, dtype=float), np.asarray(Z, dtype=float)
     if S.ndim != 2 or Z.ndim != 2 or S.shape[1] != Z.shape[1]:
@@ -108,7 +111,11 @@ def perceiver_weights(S: NDArray, Z: NDArray, out_queries: NDArray | None = None
     out_queries = S if out_queries is None else np.asarray(out_queries, dtype=float)
     if out_queries.ndim != 2 or out_queries.shape[1] != S.shape[1]:
         raise ValueError(f"out_queries must be (N_out, d={S.shape[1]}), got {out_queries.shape}")
-    proj = _random_projections(S.shape[1], seed)
+    if projections:
+        proj = _random_projections(S.shape[1], seed)
+    else:
+        def proj() -> NDArray[np.float64]:
+            return np.eye(S.shape[1])  # (d, d): no projection
     latents, read = attention(Z @ proj(), S @ proj(), S @ proj())  # (L, d), weights (L, N)
     latent = []
     for _ in range(latent_layers):
@@ -118,13 +125,15 @@ def perceiver_weights(S: NDArray, Z: NDArray, out_queries: NDArray | None = None
     return PerceiverWeights(read, latent, write)
 
 
-def self_attention_weights(S: NDArray, seed: int = 0) -> NDArray[np.float64]:
+def self_attention_weights(S: NDArray, seed: int = 0, projections: bool = True) -> NDArray[np.float64]:
     """The (N, N) weights of one self-attention over S (N, d) with random projections W_Q, W_K drawn
-    like those of :func:`perceiver_weights` (scaled by 1/√d): the like-for-like comparison without a
-    bottleneck."""
+    like those of :func:`perceiver_weights` (scaled by 1/√d), or none (``projections=False``): the
+    like-for-like comparison without a bottleneck."""
     S = np.asarray(S, dtype=float)
     if S.ndim != 2:
         raise ValueError(f"S must be (N, d), got shape {S.shape}")
+    if not projections:
+        return attention(S, S, S)[1]  # (N, N)
     proj = _random_projections(S.shape[1], seed)
     _, weights = attention(S @ proj(), S @ proj(), S @ proj())  # (N, N)
     return weights

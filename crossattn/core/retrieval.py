@@ -10,10 +10,11 @@ A question is a passage with its last word replaced by "?" ("ann lives in ?").
   question's tokens cross-attend to the tokens of all k passages at once, padding masked out
   (as Fusion-in-Decoder, Izacard & Grave 2021, reads many passages). It predicts the missing word.
 
-Every training example comes from a *fresh random world*, so the facts cannot be stored in the
-reader's weights: the only way to answer is to find the fact in the retrieved passages. Remove
+The reader trains on a pool of random worlds whose facts contradict one another, so no answer can
+be stored in its weights: the way to answer is to find the fact in the retrieved passages. Remove
 the right passage from the corpus and the answer changes (:func:`make_examples` with
-``drop_right=True``).
+``drop_right=True``). Test examples that happen to equal a training example are dropped
+(:meth:`Examples.keys`; :func:`crossattn.experiments.passage_reader.held_out_tests`).
 
 Shapes: B questions, k retrieved passages, ℓ passage length (padded), m question length
 (padded), n = k·ℓ source tokens the question reads, V vocabulary size.
@@ -153,6 +154,16 @@ class Examples:
 
     def __len__(self) -> int:
         return len(self.answers)
+
+    def subset(self, rows: NDArray) -> Examples:
+        """The examples at ``rows`` (indices or a boolean mask of length B)."""
+        return Examples(self.questions[rows], self.retrieved[rows], self.answers[rows], self.has_right[rows])
+
+    def keys(self) -> list[tuple]:
+        """One hashable key per example: its question, its retrieved passages as a set (their order is
+        shuffled and carries nothing) and its answer. Two examples with one key are the same example."""
+        return [(tuple(q), tuple(sorted(map(tuple, docs))), int(a))
+                for q, docs, a in zip(self.questions.tolist(), self.retrieved.tolist(), self.answers)]
 
 
 def _pad(tokens: list[int], length: int) -> list[int]:

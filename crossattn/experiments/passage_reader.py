@@ -22,8 +22,8 @@ from ..core.retrieval import PAD, PASSAGE_LENGTH, QUESTION_LENGTH, VOCAB, Exampl
 from ..nn.layers import DecoderLayer, EncoderLayer
 from ..nn.train import optimise, seed_everything
 
-__all__ = ["source_mask", "ReaderConfig", "Reader", "training_examples", "train_reader", "reader_predictions",
-           "reader_accuracy"]
+__all__ = ["source_mask", "ReaderConfig", "Reader", "training_examples", "held_out_tests", "train_reader",
+           "reader_predictions", "reader_accuracy"]
 
 
 def source_mask(retrieved: Tensor) -> Tensor:
@@ -98,6 +98,28 @@ def training_examples(cfg: ReaderConfig | None = None) -> Examples:
     (a fixed pool, drawn from ``1000 + cfg.seed``; test sets use other seeds, hence other worlds)."""
     cfg = cfg or ReaderConfig()
     return make_examples(cfg.n_worlds, seed=1000 + cfg.seed, k=cfg.k)
+
+
+def held_out_tests(n_worlds: int, seed: int, cfg: ReaderConfig | None = None) -> dict[str, Examples]:
+    """The three tests of the reader on ``n_worlds`` new worlds, disjoint from its training pool.
+
+    Returns {"as is", "removed", "edited"}: the same worlds and questions with the right passage in
+    the corpus, removed from it before retrieval, or edited to state another value
+    (:func:`crossattn.core.retrieval.make_examples`). A question is dropped from all three when any
+    of its three versions equals an example of :func:`training_examples` (same question, same
+    retrieved passages, same answer: :meth:`Examples.keys`); so no test example was seen in training.
+    """
+    cfg = cfg or ReaderConfig()
+    if seed == 1000 + cfg.seed:
+        raise ValueError(f"seed {seed} draws the training worlds themselves: choose another")
+    seen = set(training_examples(cfg).keys())
+    tests = {"as is": make_examples(n_worlds, seed, k=cfg.k),
+             "removed": make_examples(n_worlds, seed, k=cfg.k, drop_right=True),
+             "edited": make_examples(n_worlds, seed, k=cfg.k, edit=True)}
+    new = np.ones(len(tests["as is"]), dtype=bool)  # (B,) no version of the question was seen
+    for ex in tests.values():
+        new &= np.array([key not in seen for key in ex.keys()])
+    return {name: ex.subset(new) for name, ex in tests.items()}
 
 
 def train_reader(cfg: ReaderConfig | None = None) -> tuple[Reader, list[float]]:

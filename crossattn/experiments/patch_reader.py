@@ -89,13 +89,16 @@ def _tensors(scenes: Scenes, p: int) -> tuple[Tensor, Tensor]:
 
 
 def train_patch_reader(cfg: PatchReaderConfig | None = None) -> tuple[PatchReader, list[float]]:
-    """Train a :class:`PatchReader` on fresh scenes (a new batch each step); return it and the losses."""
+    """Train a :class:`PatchReader` on fresh scenes (a new batch each step) of the training part of
+    the images (``make_scenes(split="train")``); return it and the losses. Test it on
+    ``make_scenes(n, seed, split="test")``: images it cannot have seen."""
     cfg = cfg or PatchReaderConfig()
     seed_everything(cfg.seed)
     model = PatchReader(cfg)
 
     def loss_at(step: int) -> Tensor:  # fresh scenes every step
-        scenes = make_scenes(cfg.batch_size, seed=10_000 * (cfg.seed + 1) + step, image_size=cfg.image_size, p=cfg.p)
+        scenes = make_scenes(cfg.batch_size, seed=10_000 * (cfg.seed + 1) + step, image_size=cfg.image_size, p=cfg.p,
+                             split="train")  # test scenes come from split="test": images never seen in training
         questions, patches = _tensors(scenes, cfg.p)
         return F.cross_entropy(model(questions, patches), torch.from_numpy(scenes.answers))
 

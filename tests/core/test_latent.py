@@ -16,6 +16,7 @@ from crossattn.core.latent import (
     mla_attention,
     perceiver_weights,
     self_attention_score_entries,
+    self_attention_weights,
 )
 
 
@@ -125,7 +126,7 @@ def test_mla_caches_d_c_per_token_and_still_scores_every_pair():
 
 
 def test_self_attention_weights_use_projections_and_have_full_rank():
-    from crossattn.core.latent import self_attention_weights
+
 
     rng = np.random.default_rng(3)
     S = rng.normal(size=(20, 16))
@@ -145,3 +146,35 @@ def test_mixing_rank_bound_shows_in_the_singular_values():
     for L in (2, 5):
         s = np.linalg.svd(mixing_matrix(perceiver_weights(S, rng.normal(size=(L, 12)))), compute_uv=False)
         assert s[L] < 1e-12 * s[0]
+
+
+def _effective_rank(M, rel=1e-3):
+    s = np.linalg.svd(M, compute_uv=False)
+    return int((s > rel * s[0]).sum()), s
+
+
+def test_peaked_weights_reach_the_bound_and_near_uniform_ones_do_not():
+    # The rank bound binds only if the weights can use the L dimensions: latents placed on inputs,
+    # without projections, read mostly their own input (peaked); random projections of random
+    # vectors give near-uniform weights, whose spectra fall off long before L (the control).
+    rng = np.random.default_rng(8)
+    N, d = 48, 64
+    S = rng.normal(size=(N, d))
+    for L in (4, 16, 32):
+        idx = rng.choice(N, size=L, replace=False)
+        eff, s = _effective_rank(mixing_matrix(perceiver_weights(S, S[idx], projections=False)))
+        assert eff == L and s[L - 1] > 0.1 * s[0] and s[L] < 1e-12 * s[0]
+        eff_uniform, _ = _effective_rank(mixing_matrix(perceiver_weights(S, rng.normal(size=(L, d)))))
+        assert eff_uniform <= 3 < L
+    eff_self, s_self = _effective_rank(self_attention_weights(S, projections=False))
+    assert eff_self == N and s_self[-1] > 0.5 * s_self[0]  # no bottleneck: nothing is cut
+
+
+def test_projections_false_uses_each_vector_as_its_own_query_key_and_value():
+    rng = np.random.default_rng(4)
+    S, Z = rng.normal(size=(7, 5)), rng.normal(size=(3, 5))
+    w = perceiver_weights(S, Z, latent_layers=0, projections=False)
+    Z1, read = attention(Z, S, S)
+    _, write = attention(S, Z1, Z1)
+    assert np.allclose(w.read, read) and np.allclose(w.write, write) and w.latent == []
+    assert np.allclose(self_attention_weights(S, projections=False), attention(S, S, S)[1])

@@ -139,9 +139,10 @@ def test_reader_output_does_not_depend_on_the_order_of_the_passages():
 def test_trained_reader_needs_the_right_passage():
     model, losses = passage_reader.train_reader()
     assert np.mean(losses[-20:]) < 0.2 * losses[0]
-    assert reader_accuracy(model, make_examples(30, seed=77)) > 0.85
-    assert reader_accuracy(model, make_examples(30, seed=77, drop_right=True)) < 0.3
-    assert reader_accuracy(model, make_examples(30, seed=77, edit=True)) > 0.85
+    tests = passage_reader.held_out_tests(30, seed=77)
+    assert reader_accuracy(model, tests["as is"]) > 0.85
+    assert reader_accuracy(model, tests["removed"]) < 0.3
+    assert reader_accuracy(model, tests["edited"]) > 0.85
 
 
 def test_training_examples_are_a_fixed_pool_of_contradicting_worlds():
@@ -152,3 +153,27 @@ def test_training_examples_are_a_fixed_pool_of_contradicting_worlds():
     for q, ans in zip(map(tuple, a.questions), a.answers):
         answers.setdefault(q, set()).add(int(ans))
     assert max(len(v) for v in answers.values()) > 1  # the same question, different answers
+
+
+def test_held_out_tests_hold_no_training_example():
+    cfg = passage_reader.ReaderConfig(n_worlds=200)
+    seen = set(passage_reader.training_examples(cfg).keys())
+    tests = passage_reader.held_out_tests(40, seed=7, cfg=cfg)
+    assert len({len(ex) for ex in tests.values()}) == 1  # the same questions in all three
+    assert np.array_equal(tests["as is"].questions, tests["edited"].questions)
+    for ex in tests.values():
+        assert not seen & set(ex.keys())
+    # control: without the filter some test examples are training examples
+    assert seen & set(make_examples(40, seed=7).keys())
+    assert len(tests["as is"]) < 40 * 24
+    with pytest.raises(ValueError, match="training worlds"):
+        passage_reader.held_out_tests(5, seed=1000, cfg=ReaderConfig(seed=0))
+
+
+def test_example_keys_ignore_the_order_of_the_retrieved_passages():
+    ex = make_examples(2, seed=3)
+    shuffled = retrieval.Examples(ex.questions, ex.retrieved[:, ::-1].copy(), ex.answers, ex.has_right)
+    assert ex.keys() == shuffled.keys()
+    other = retrieval.Examples(ex.questions, ex.retrieved, (ex.answers + 1), ex.has_right)
+    assert not set(ex.keys()) & set(other.keys())
+    assert len(ex.subset(np.arange(5))) == 5
