@@ -6,6 +6,7 @@ import yaml
 
 from crossattn.tooling.guide import learning_objectives
 from crossattn.tooling.labs import ALLOWED_TAGS
+from crossattn.tooling.pagetimes import count_page
 from tests.helpers import ROOT, sections
 
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md"))
@@ -99,3 +100,15 @@ def test_code_shown_on_the_page_fits_the_code_box(path):
             continue
         for line in source.splitlines():
             assert len(line) <= 68, f"{len(line)} characters, wider than the code box: {line!r}"
+
+
+# A chapter's core path (prose outside its "Going further" sections) is read in one sitting: about
+# 3,500 words at most (issue 18). Depth goes into "Going further" sections instead.
+CORE_WORDS_LIMIT = 3600
+
+
+def test_the_core_path_is_at_most_about_3500_words(path):
+    counts = count_page(path.read_text(encoding="utf-8"))
+    assert counts.core_words <= CORE_WORDS_LIMIT, (
+        f"{path.name}: {counts.core_words} words of prose outside 'Going further' sections "
+        f"(limit {CORE_WORDS_LIMIT}); move depth into '## Going further: ...' sections")
