@@ -168,3 +168,10 @@ def test_the_held_out_sources_are_never_training_sources():
         train_pairs, test_pairs = exp.data(task)
         assert len(test_pairs) == 200
         assert not {tuple(s) for s, _ in train_pairs} & {tuple(s) for s, _ in test_pairs}
+
+
+def test_the_table_keeps_its_columns_for_long_scheme_names():
+    runs = [GridRun("copy", scheme, 0, 0.5, None) for scheme in ("none", "absolute+relative", "encoder-relative")]
+    lines = accuracy_table(runs, {"copy": 0.25}).splitlines()
+    assert len({len(line) for line in lines}) == 1  # every row ends in the same column
+    assert [line.split()[0] for line in lines] == ["scheme", "multiset", "none", "absolute+relative", "encoder-relative"]
