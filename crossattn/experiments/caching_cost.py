@@ -53,6 +53,7 @@ from ..core.cost import attention_flops
 from ..nn.cache import KVCache
 from ..nn.decoding import CACHE_MODES, greedy_decode
 from ..nn.model import EncoderDecoder, ModelConfig
+from ..nn.positions import CROSS_BIAS
 
 __all__ = [
     "DecodingFlops", "encoder_flops", "step_flops", "decoding_flops", "flops_polynomial",
@@ -475,7 +476,7 @@ def decoder_parameters(cfg: ModelConfig) -> int:
     """
     d, L, d_ff = cfg.d_model, cfg.n_decoder_layers, cfg.d_ff
     attention = (6 if cfg.tie_kv else 8) * d * d
-    relative = cfg.h * (2 * cfg.max_len + 1) if cfg.positions == "relative" else 0
+    relative = cfg.h * (2 * cfg.max_len + 1) if cfg.positions in CROSS_BIAS else 0
     per_layer = attention + 6 * d + 2 * d * d_ff + d_ff + d + relative
     embeddings = cfg.vocab_size * d * (1 if cfg.tie_embeddings else 2)
     return L * per_layer + 2 * d + embeddings

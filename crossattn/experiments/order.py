@@ -265,11 +265,12 @@ def accuracy_table(runs: Sequence[GridRun], bounds: dict[str, float] | None = No
     schemes = list(dict.fromkeys(r.scheme for r in runs))
     cells = {(s, t): " ".join(f"{a:.2f}" for a in grid_accuracy(runs, t, s)) or "—" for s in schemes for t in tasks}
     width = max(len(text) for text in [*cells.values(), *tasks]) + 3
-    lines = ["scheme".ljust(10) + "".join(t.rjust(width) for t in tasks)]
+    label = max(len(name) for name in [*schemes, "multiset", "scheme"]) + 2  # the first column
+    lines = ["scheme".ljust(label) + "".join(t.rjust(width) for t in tasks)]
     if bounds:
-        lines.append("multiset".ljust(10) + "".join(
+        lines.append("multiset".ljust(label) + "".join(
             (f"{bounds[t]:.2f}" if t in bounds else "—").rjust(width) for t in tasks))
-    lines += [s.ljust(10) + "".join(cells[s, t].rjust(width) for t in tasks) for s in schemes]
+    lines += [s.ljust(label) + "".join(cells[s, t].rjust(width) for t in tasks) for s in schemes]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..nn.model import ModelConfig
+from ..nn.positions import CROSS_BIAS, ENCODER_BIAS
 
 __all__ = [
     "attention_parameters", "feed_forward_parameters", "layer_norm_parameters", "kv_tying_saving",
@@ -69,7 +70,7 @@ def embedding_tying_saving(vocab_size: int, d_model: int) -> int:
 def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     """The parameters of ``EncoderDecoder(cfg)``, part by part, from the formula; tying savings are negative.
 
-    Covers every switch of :class:`ModelConfig`: tying, a relative bias in every cross-attention
+    Covers every switch of :class:`ModelConfig`: tying, a relative bias in every cross-attention or every encoder self-attention
     (h × (2·max_len + 1) each), and the transparent-attention mix (n_decoder × (n_encoder + 1)).
     Positions add nothing: the sinusoidal table is a buffer (``model.buffers()``), not a parameter.
     """
@@ -82,8 +83,10 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
         "decoder layers": Ld * (2 * attention_parameters(d) + ff + 3 * ln),
         "final layer norms": 2 * ln,
     }
-    if cfg.positions == "relative":
+    if cfg.positions in CROSS_BIAS:
         parts["relative biases"] = Ld * cfg.h * (2 * cfg.max_len + 1)
+    if cfg.positions in ENCODER_BIAS:
+        parts["encoder relative biases"] = Le * cfg.h * (2 * cfg.max_len + 1)
     if cfg.cross_reads == "all":
         parts["transparent mix"] = Ld * (Le + 1)
     if cfg.tie_kv:

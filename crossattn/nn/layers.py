@@ -167,11 +167,14 @@ class EncoderLayer(nn.Module):
     """Pre-norm encoder layer: self-attention then feed-forward, each with an optional residual."""
 
     def __init__(self, d_model: int, h: int, d_ff: int, residual: bool = True,
-                 shared_k: nn.Linear | None = None, shared_v: nn.Linear | None = None) -> None:
+                 shared_k: nn.Linear | None = None, shared_v: nn.Linear | None = None,
+                 relative_bias: RelativePositionBias | None = None) -> None:
         super().__init__()
         self.residual = residual
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.self_attn = MultiheadAttention(d_model, h, shared_k=shared_k, shared_v=shared_v)
+        # relative_bias: a bias b_h[j − j'] on the self-attention scores (chapter 6, "encoder-relative")
+        self.self_attn = MultiheadAttention(d_model, h, relative_bias=relative_bias,
+                                            shared_k=shared_k, shared_v=shared_v)
         self.ff = FeedForward(d_model, d_ff)
 
     def forward(self, s: Tensor, mask: Tensor | None = None) -> Tensor:

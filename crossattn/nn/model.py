@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from .cache import KVCache
 from .layers import DecoderLayer, EncoderLayer, RelativePositionBias
-from .positions import POSITION_SCHEMES, sinusoidal_positions
+from .positions import CROSS_BIAS, ENCODER_BIAS, POSITION_SCHEMES, SOURCE_SINUSOIDAL, sinusoidal_positions
 from .tokens import PAD
 
 __all__ = ["ModelConfig", "EncoderDecoder", "CROSS_READS"]
@@ -73,9 +73,10 @@ class EncoderDecoder(nn.Module):
                 shared_k = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
                 shared_v = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
             if depth < cfg.n_encoder_layers:
-                self.encoder.append(EncoderLayer(cfg.d_model, cfg.h, cfg.d_ff, cfg.residual, shared_k, shared_v))
+                bias = RelativePositionBias(cfg.h, cfg.max_len) if cfg.positions in ENCODER_BIAS else None
+                self.encoder.append(EncoderLayer(cfg.d_model, cfg.h, cfg.d_ff, cfg.residual, shared_k, shared_v, bias))
             if depth < cfg.n_decoder_layers:
-                bias = RelativePositionBias(cfg.h, cfg.max_len) if cfg.positions == "relative" else None
+                bias = RelativePositionBias(cfg.h, cfg.max_len) if cfg.positions in CROSS_BIAS else None
                 self.decoder.append(DecoderLayer(cfg.d_model, cfg.h, cfg.d_ff, cfg.residual, bias, shared_k, shared_v))
         self.encoder_norm, self.decoder_norm = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         # Transparent attention: decoder layer l reads softmax(mix[l]) · [embeddings, layer 1, ..., layer L].
@@ -130,7 +131,7 @@ class EncoderDecoder(nn.Module):
         mask = self.source_mask(src)[:, None, None, :]  # (B, 1, 1, n)
         if self.cfg.encoder_causal:
             mask = mask & torch.ones(n, n, dtype=torch.bool, device=src.device).tril()  # (B, 1, n, n)
-        states = [self._embed(src, self.cfg.positions == "absolute")]
+        states = [self._embed(src, self.cfg.positions in SOURCE_SINUSOIDAL)]
         for layer in self.encoder:
             states.append(layer(states[-1], mask))
         states[-1] = self.encoder_norm(states[-1])

@@ -23,20 +23,22 @@ from crossattn.experiments.order import (
     train_scheme,
 )
 from crossattn.nn.data import sequence_task
+from crossattn.nn.layers import RelativePositionBias
 from crossattn.nn.model import EncoderDecoder, ModelConfig
 
 
 def model(positions, seed=0):
     torch.manual_seed(seed)
     net = EncoderDecoder(ModelConfig(vocab_size=12, positions=positions)).double().eval()
-    for layer in net.decoder:  # an untrained bias table is zero; give it values
-        if layer.cross_attn.relative_bias is not None:
-            torch.nn.init.normal_(layer.cross_attn.relative_bias.table)
+    for module in net.modules():  # an untrained bias table is zero; give it values
+        if isinstance(module, RelativePositionBias):
+            torch.nn.init.normal_(module.table)
     return net
 
 
 @pytest.mark.parametrize("positions, blind",
-                         [("none", True), ("query", True), ("absolute", False), ("relative", False)])
+                         [("none", True), ("query", True), ("absolute", False), ("relative", False),
+                          ("absolute+relative", False), ("encoder-relative", False)])
 def test_source_order_gap_is_zero_exactly_without_source_positions(positions, blind):
     src = torch.tensor([[3, 4, 5, 6, 7], [8, 8, 9, 10, 11]])  # (B, n) = (2, 5)
     tgt_in = torch.tensor([[1, 3, 4], [1, 8, 8]])  # (B, m) = (2, 3)
@@ -166,3 +168,10 @@ def test_the_held_out_sources_are_never_training_sources():
         train_pairs, test_pairs = exp.data(task)
         assert len(test_pairs) == 200
         assert not {tuple(s) for s, _ in train_pairs} & {tuple(s) for s, _ in test_pairs}
+
+
+def test_the_table_keeps_its_columns_for_long_scheme_names():
+    runs = [GridRun("copy", scheme, 0, 0.5, None) for scheme in ("none", "absolute+relative", "encoder-relative")]
+    lines = accuracy_table(runs, {"copy": 0.25}).splitlines()
+    assert len({len(line) for line in lines}) == 1  # every row ends in the same column
+    assert [line.split()[0] for line in lines] == ["scheme", "multiset", "none", "absolute+relative", "encoder-relative"]

@@ -21,7 +21,8 @@ matplotlib.use("Agg")
 
 @pytest.mark.parametrize("L_enc, L_dec", [(1, 1), (2, 2), (1, 3), (3, 1), (2, 4)])
 @pytest.mark.parametrize("kv, emb", [(False, False), (True, False), (False, True), (True, True)])
-@pytest.mark.parametrize("positions, reads", [("absolute", "last"), ("relative", "all"), ("none", "last")])
+@pytest.mark.parametrize("positions, reads", [("absolute", "last"), ("relative", "all"), ("none", "last"),
+                                             ("absolute+relative", "last"), ("encoder-relative", "all")])
 def test_the_formula_counts_exactly_what_the_model_holds(L_enc, L_dec, kv, emb, positions, reads):
     cfg = ModelConfig(vocab_size=13, d_model=12, h=3, d_ff=20, n_encoder_layers=L_enc, n_decoder_layers=L_dec,
                       tie_kv=kv, tie_embeddings=emb, positions=positions, cross_reads=reads, max_len=10)

@@ -13,6 +13,7 @@ from crossattn.nn.data import (
     to_batch,
 )
 from crossattn.nn.decoding import greedy_decode
+from crossattn.nn.layers import RelativePositionBias
 from crossattn.nn.model import EncoderDecoder, ModelConfig
 from crossattn.nn.tokens import FIRST_SYMBOL, PAD
 from crossattn.nn.train import TrainConfig, token_accuracy, train
@@ -89,14 +90,15 @@ def test_tie_embeddings_shares_the_embedding_matrix():
     assert sum(p.numel() for p in model().parameters()) - sum(p.numel() for p in tied.parameters()) == 32 * 32
 
 
-@pytest.mark.parametrize("positions, invariant", [("none", True), ("query", True), ("absolute", False), ("relative", False)])
+@pytest.mark.parametrize("positions, invariant", [("none", True), ("query", True), ("absolute", False), ("relative", False),
+                                                 ("absolute+relative", False), ("encoder-relative", False)])
 def test_without_source_positions_the_output_ignores_the_source_order(positions, invariant):
     """Chapter 6: reordering the source reorders K and V together. Without source positions the
     logits do not move (exactly, up to round-off), and every query's weights move with their keys."""
     net = model(positions=positions)
-    for layer in net.decoder:  # a trained bias is not zero; give the untrained one values
-        if layer.cross_attn.relative_bias is not None:
-            torch.nn.init.normal_(layer.cross_attn.relative_bias.table)
+    for module in net.modules():  # a trained bias is not zero; give the untrained ones values
+        if isinstance(module, RelativePositionBias):
+            torch.nn.init.normal_(module.table)
     src = torch.tensor([[3, 4, 5, 6, 7], [8, 3, 3, 9, PAD]])  # (B, n) = (2, 5): a repeated token, a padded row
     tgt_in = torch.tensor([[1, 8, 9], [1, 4, 4]])  # (B, m) = (2, 3)
     logits = net(src, tgt_in)  # (B, m, V)
@@ -108,6 +110,20 @@ def test_without_source_positions_the_output_ignores_the_source_order(positions,
         if invariant:  # column j of the new weights is column perm[j] of the old ones
             for layer, w in zip(net.decoder, weights):
                 assert torch.allclose(layer.cross_attn.last_weights, w[..., perm], atol=1e-12)
+
+
+@pytest.mark.parametrize("positions, source_table, encoder_bias, cross_bias", [
+    ("none", False, False, False), ("query", False, False, False), ("absolute", True, False, False),
+    ("relative", False, False, True), ("absolute+relative", True, False, True), ("encoder-relative", False, True, False),
+])
+def test_each_position_scheme_puts_positions_where_chapter_6_says(positions, source_table, encoder_bias, cross_bias):
+    net = model(positions=positions, n_encoder_layers=2, n_decoder_layers=3)
+    src = torch.tensor([[5, 5, 5, 5]])  # (B, n) = (1, 4): one token repeated
+    embedded = net.encode(src, return_all=True)[0]  # (B, n, d_model): embeddings (+ the table)
+    assert torch.allclose(embedded[0, 0], embedded[0, 3]) is not source_table
+    assert [layer.self_attn.relative_bias is not None for layer in net.encoder] == [encoder_bias] * 2
+    assert [layer.cross_attn.relative_bias is not None for layer in net.decoder] == [cross_bias] * 3
+    assert all(layer.self_attn.relative_bias is None for layer in net.decoder)  # the target has its table
 
 
 def test_leakage_detector_flags_a_bidirectional_encoder_even_with_a_causal_cross_mask():
