@@ -25,7 +25,7 @@ from crossattn.tooling.student import student_version
 from tests.checks.conventions import entries
 from tests.helpers import ROOT
 
-LABS = {3: "03_spotlight.ipynb"}
+LABS = {3: "03_spotlight.ipynb", 4: "04_encoder_decoder.ipynb"}
 SEEDS = (1, 2, 3)
 
 
