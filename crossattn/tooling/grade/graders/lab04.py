@@ -14,7 +14,6 @@ from ..child import leak_probes
 from ..exercises import (
     Case,
     TensorValue,
-    _array,
     _attention_spec,
     _first,
     _ok,
