@@ -25,7 +25,7 @@ from crossattn.tooling.student import student_version
 from tests.checks.conventions import entries
 from tests.helpers import ROOT
 
-LABS = {3: "03_spotlight.ipynb", 4: "04_encoder_decoder.ipynb", 6: "06_positions.ipynb", 7: "07_weight_tying.ipynb"}
+LABS = {3: "03_spotlight.ipynb", 4: "04_encoder_decoder.ipynb", 6: "06_positions.ipynb", 7: "07_weight_tying.ipynb", 8: "08_beyond_translation.ipynb"}
 SEEDS = (1, 2, 3)
 
 
