@@ -85,3 +85,8 @@ def test_each_named_mistake_loses_its_points(exercise_id, key, fn):
         status, reason = judge_in_process(fn, ex, seed)
         assert status == "failed", f"{fn.__name__} ({key}) passed with seed {seed}"
         assert reason.split("(")[0].strip(), reason
+
+
+def test_every_exercise_of_every_lab_has_a_grader():
+    for lab in registry.labs():
+        assert set(GRADERS[lab]) == {ex.function for ex in registry.lab(lab)}, lab
