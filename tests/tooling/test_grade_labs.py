@@ -90,3 +90,59 @@ def test_each_named_mistake_loses_its_points(exercise_id, key, fn):
 def test_every_exercise_of_every_lab_has_a_grader():
     for lab in registry.labs():
         assert set(GRADERS[lab]) == {ex.function for ex in registry.lab(lab)}, lab
+
+
+def _submission(tmp_path, lab: int, answers: dict[str, str]):
+    """Lab ``lab``'s reference notebook with the answer cell defining each key replaced by its value."""
+    nb = json.loads((ROOT / "notebooks" / LABS[lab]).read_text())
+    for function, source in answers.items():
+        cells = [c for c in nb["cells"] if "solution" in c["metadata"].get("tags", [])
+                 and f"def {function}(" in "".join(c["source"])]
+        assert len(cells) == 1, function
+        cells[0]["source"] = source
+    path = tmp_path / LABS[lab]
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_package_answers_are_flagged_and_an_allowed_attribute_is_not(tmp_path):
+    """Lab 3: the package's own softmax-with-temperature is flagged, the lab's own `crossattn.softmax` in 3.4 is
+    allowed (the control), and `crossattn.nadaraya_watson` reached as an attribute of the package is flagged."""
+    path = _submission(tmp_path, 3, {
+        "softmax_temperature": "import crossattn\n\n\ndef softmax_temperature(scores, T):\n"
+                               "    return crossattn.softmax_with_temperature(scores, T)\n",
+        "nadaraya_watson": "import crossattn\n\n\ndef nadaraya_watson(x_query, x_train, y_train, bandwidth):\n"
+                           "    return crossattn.nadaraya_watson(x_query, x_train, y_train, bandwidth)[0]\n",
+    })
+    rows = {r["exercise"]: r for r in grade_submission(path, SEEDS[0])}
+    assert rows["3.2"]["status"] == "flagged" and "crossattn.softmax_with_temperature" in rows["3.2"]["reason"]
+    assert rows["3.4"]["status"] == "flagged" and "crossattn.nadaraya_watson" in rows["3.4"]["reason"]
+    assert rows["3.1"]["status"] == rows["3.3"]["status"] == "passed"
+
+
+def test_running_the_package_layer_trips_and_a_debug_print_costs_nothing(tmp_path):
+    """Lab 4: calling the module itself (MultiheadAttention.forward) is stopped while running; an honest answer
+    that prints to stderr and warns scores (the control)."""
+    path = _submission(tmp_path, 4, {
+        "cross_attention": "def cross_attention(attn, x, memory, mask):\n"
+                           "    return attn(x, memory, mask=mask), attn.last_weights\n",
+        "honest_loss": "import math\nimport sys\nimport warnings\n\n\ndef honest_loss(n_symbols, length):\n"
+                       "    print('debug', n_symbols, file=sys.stderr)\n    warnings.warn('a warning')\n"
+                       "    return length * math.log(n_symbols) / (length + 1)\n",
+    })
+    rows = {r["exercise"]: r for r in grade_submission(path, SEEDS[0])}
+    assert rows["4.3"]["status"] == "flagged" and "MultiheadAttention.forward" in rows["4.3"]["reason"], rows
+    assert rows["4.4"]["status"] == "passed", rows
+
+
+def test_patching_a_module_from_an_answer_is_flagged(tmp_path):
+    """Lab 7: share_kv that patches torch.equal (which could fake what the child reports) is flagged, never run;
+    the lab's own share_kv, which assigns to attributes of its arguments, passes (the control)."""
+    path = _submission(tmp_path, 7, {
+        "share_kv": "import torch\n\n\ndef share_kv(enc_self, dec_self, cross):\n"
+                    "    torch.equal = lambda a, b: True\n    for attn in (dec_self, cross):\n"
+                    "        attn.w_k = enc_self.w_k\n        attn.w_v = enc_self.w_v\n",
+    })
+    rows = {r["exercise"]: r for r in grade_submission(path, SEEDS[0])}
+    assert rows["7.3"]["status"] == "flagged" and "`torch.equal`" in rows["7.3"]["reason"], rows
+    assert rows["7.1"]["status"] == "passed", rows

@@ -15,7 +15,9 @@ functions it calls) does one of:
 - touches files, sockets or processes: ``open``, ``os``, ``sys``, ``io``, ``pathlib``, ``subprocess``,
   ``socket``, ``importlib``, ``builtins``…, and the file methods of NumPy and torch (``np.load``,
   ``np.save``, ``tofile``, ``torch.load``…);
-- imports a module outside the course's list (NumPy, torch, math and a few others of the standard library).
+- imports a module outside the course's list (NumPy, torch, math and a few others of the standard library);
+- assigns to an attribute of a name it does not bind itself (``torch.equal = …``): it would change a
+  module for the code that runs after it.
 
 A flagged function is not loaded into the child at all; its exercise scores 0 with status
 ``flagged`` and the reason, for a human to look at.
@@ -169,6 +171,24 @@ def _chains(node: ast.AST) -> frozenset[str]:
     return frozenset(found)
 
 
+def _outside_stores(node: ast.AST) -> list[str]:
+    """Attribute assignments (``torch.equal = …``, ``np.linalg.norm = …``) to a name the function does not bind
+    itself: they would change a module or the notebook for the code that runs after the answer."""
+    bound = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    problems = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            root, chain = sub, []
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                chain.append(root.attr if isinstance(root, ast.Attribute) else "[…]")
+                root = root.value
+            if isinstance(root, ast.Name) and root.id not in bound:
+                name = ".".join([root.id, *reversed(chain)]).replace(".[…]", "[…]")
+                problems.append(f"assigns to `{name}`, which belongs to a module or the notebook, not to its arguments")
+    return list(dict.fromkeys(problems))
+
+
 def _module_ok(module: str) -> bool:
     return module.split(".")[0] in SAFE_MODULES
 
@@ -215,6 +235,7 @@ def _def_problems(node: ast.AST) -> list[str]:
             problems.append(f"uses `.{attr}` (files or the interpreter)")
         elif attr.startswith("check_"):
             problems.append(f"uses `.{attr}`: the lab's self-checks are not part of an answer")
+    problems += _outside_stores(node)
     for sub in ast.walk(node):  # nested imports of a function
         if isinstance(sub, (ast.Import, ast.ImportFrom)) and sub is not node:
             problems += [f"{p} inside the function" for p in _import_problems(sub)]
