@@ -36,8 +36,7 @@ def quiet(checker: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(checker)
     def run(*args: Any, **kwargs: Any) -> Any:
         buffer = io.StringIO()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is shown
             try:
                 with contextlib.redirect_stderr(buffer):
                     return checker(*args, **kwargs)
