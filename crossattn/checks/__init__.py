@@ -2,20 +2,50 @@
 checkers is used: ``from crossattn.checks import check_softmax`` loads lab 1's checkers only, so a
 NumPy lab's checks never import torch.
 
-A checker prints one ✓ line or raises :class:`CheckFailed` with a hint. The exercises, their
+A checker prints one ✓ line or raises :class:`CheckFailed` with a hint. What the student's code writes
+to stderr and the warnings it raises while a checker runs are shown on stdout after the check
+(:func:`quiet`): a debug print costs no point where a test cell that writes to stderr fails (nbgrader).
+The exercises, their
 points and the hints of their named mistakes are data (``crossattn/checks/exercises/labNN.py``),
 read through :mod:`crossattn.checks.registry`, which loads no checker and no torch.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import io
 import pkgutil
+import warnings
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from ._core import CheckFailed
 
-__all__ = ["CheckFailed", "lab_modules", "checker_names"]
+__all__ = ["CheckFailed", "lab_modules", "checker_names", "quiet"]
+
+
+def quiet(checker: Callable[..., Any]) -> Callable[..., Any]:
+    """``checker`` with stderr and warnings captured while it runs, then shown on stdout.
+
+    nbgrader scores a test cell 0 when it writes to stderr, so a student's debug
+    ``print(..., file=sys.stderr)`` or ``warnings.warn`` would cost the exercise's points; here it is
+    printed after the check, on stdout, and the check's verdict alone decides.
+    """
+    @functools.wraps(checker)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        buffer = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is shown
+            try:
+                with contextlib.redirect_stderr(buffer):
+                    return checker(*args, **kwargs)
+            finally:
+                said = [buffer.getvalue().rstrip()] if buffer.getvalue().strip() else []
+                said += list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+                if said:
+                    print("(written to stderr or warned while checking; it costs nothing)\n" + "\n".join(said))
+    return run
 
 
 def lab_modules() -> list[str]:
@@ -39,7 +69,7 @@ def __getattr__(name: str) -> Any:
         for lab in lab_modules():
             module = _load(lab)
             if name in getattr(module, "__all__", ()):
-                value = getattr(module, name)
+                value = quiet(getattr(module, name))
                 globals()[name] = value
                 return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -279,6 +279,11 @@ def check_cross_attention_step(cross_attention_step: Callable) -> None:
                     same = torch.isnan(out) == torch.isnan(over_query)
                     if same.all() and close(_np(torch.nan_to_num(out)), _np(torch.nan_to_num(over_query))):
                         fail(ex, "softmax_queries")
+                    for dim, axis in ((1, "head"), (0, "sentence of the batch")):  # (B, h, 1, n): other wrong axes
+                        over = _attend(attn, new, k_src, v_src, mask, softmax_dim=dim, keep_nan=True)
+                        if torch.equal(torch.isnan(out), torch.isnan(over)) and close(
+                                _np(torch.nan_to_num(out)), _np(torch.nan_to_num(over))):
+                            fail(ex, "softmax_axis", dim=dim, axis=axis)
                     fail(ex, "nan_inverted")
                 diagnose(_np(out), [
                     (_np(_attend(attn, new, k_src, v_src)), "no_mask"),

@@ -201,3 +201,32 @@ def test_every_key_a_checker_fails_with_exists(number):
 def test_the_key_scan_finds_literal_keys_and_only_those():
     source = 'fail(ex, "a")\nfail(ex, "b" if x else "c", n=f(1, 2))\nfail(ex, table.get(k, "d"), e="no")\nfail(ex, key)'
     assert literal_keys(source) == ["a", "b", "c", "d"]
+
+
+def test_a_debug_print_to_stderr_or_a_warning_costs_no_point(capfd):
+    """Issue 19: nbgrader fails a test cell that writes to stderr; the check shows it on stdout instead."""
+    import sys
+    import warnings
+
+    import numpy as np
+
+    from crossattn.checks import check_softmax
+
+    def softmax(x):
+        print("debug", np.shape(x), file=sys.stderr)
+        warnings.warn("just a warning")
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    check_softmax(softmax)
+    out, err = capfd.readouterr()
+    assert err == "" and "✓" in out and "debug" in out and "UserWarning: just a warning" in out
+
+    def wrong(x):  # the control: a wrong answer still fails, and its stderr is still kept off stderr
+        print("debug", file=sys.stderr)
+        return x
+
+    with pytest.raises(CheckFailed):
+        check_softmax(wrong)
+    out, err = capfd.readouterr()
+    assert err == "" and "debug" in out

@@ -313,6 +313,12 @@ def cross_step_softmax_over_query(attn, x_new, cache, s, mask):
     return attn.w_o(_merge(attn, w @ v))
 
 
+def cross_step_softmax_over_heads(attn, x_new, cache, s, mask):
+    k, v = _cached(attn, cache, s)
+    w = _cross_weights(attn, x_new, k, mask, dim=1)  # (B, h, 1, n) over the heads: NaN at every padded key
+    return attn.w_o(_merge(attn, w @ v))
+
+
 def cross_step_inverted_mask_no_nan(attn, x_new, cache, s, mask):
     k, v = _cached(attn, cache, s)
     w = _cross_weights(attn, x_new, k, ~mask, nan_to_zero=True)  # lab 4's nan_to_num hides the NaN
@@ -544,6 +550,7 @@ MISTAKES = {
         "heads_not_merged": cross_step_returns_heads,
         "wrong_shape": cross_step_squeezed,
         "softmax_queries": cross_step_softmax_over_query,
+        "softmax_axis": cross_step_softmax_over_heads,
         "nan_inverted": cross_step_inverted_mask,
         "no_mask": cross_step_ignores_mask,
         "inverted": cross_step_inverted_mask_no_nan,
@@ -598,6 +605,20 @@ def test_a_softmax_over_the_query_is_not_called_an_inverted_mask():
     with pytest.raises(CheckFailed) as info:  # the control: the inverted mask still gets its hint
         check_cross_attention_step(cross_step_inverted_mask)
     assert info.value.key == "nan_inverted"
+
+
+@pytest.mark.parametrize("dim, axis", [(1, "head"), (0, "sentence of the batch")])
+def test_a_softmax_over_any_wrong_axis_is_not_called_an_inverted_mask(dim, axis):
+    """Issue 19: a softmax over the heads (or the batch) also gives NaN at padded keys; it is the axis, not the mask."""
+    def step(attn, x_new, cache, s, mask):
+        k, v = _cached(attn, cache, s)
+        return attn.w_o(_merge(attn, _cross_weights(attn, x_new, k, mask, dim=dim) @ v))
+
+    with pytest.raises(CheckFailed) as info:
+        check_cross_attention_step(step)
+    assert info.value.key in ("softmax_axis", "wrong") and "inverted" not in str(info.value)
+    if info.value.key == "softmax_axis":
+        assert f"dim={dim}" in str(info.value) and axis in str(info.value)
 
 
 @pytest.mark.parametrize("checker, mistake, shown", [

@@ -100,6 +100,9 @@ EXERCISES = (
             "softmax_queries": "your output holds NaN: you took the softmax over dim=-2, the single query, where "
                                "each weight is exp(s − s) = 1 and a blocked score gives exp(-inf − (-inf)) = NaN. "
                                "Take the softmax over the keys, dim=-1.",
+            "softmax_axis": "your output holds NaN: you took the softmax over dim={dim}, not over the keys. A padded "
+                            "key has score -inf in every {axis}, and a softmax along that axis gives "
+                            "exp(-inf − (-inf)) = NaN. Take the softmax over the keys, dim=-1.",
             "nan_inverted": "your output holds NaN: some query had every key blocked. Is your mask inverted? "
                             "True = may attend, so block where the mask is False: masked_fill(~mask, -inf).",
             "no_mask": "padded source positions got weight: apply the mask (True = may attend) to the scores, "

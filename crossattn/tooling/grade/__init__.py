@@ -67,6 +67,19 @@ def _closure(name: str, defs: dict[str, Piece]) -> list[Piece]:
     return out
 
 
+def _within(name: str, allowed) -> bool:
+    """Whether ``name`` is an allowed package name or an attribute of one."""
+    return any(name == a or name.startswith(a + ".") for a in allowed)
+
+
+def _package_uses(local: str, qualified: str, piece: Piece) -> list[str]:
+    """The package names a function reads through the import ``local`` -> ``qualified``: ``crossattn.softmax``
+    for ``crossattn.softmax(x)`` after ``import crossattn``; ``qualified`` itself for a bare use."""
+    uses = [qualified + chain[len(local):] for chain in sorted(piece.chains)
+            if chain == local or chain.startswith(local + ".")]
+    return uses or [qualified]
+
+
 def _flags(ex: registry.Exercise, sub: Submission, lab_solved: tuple[str, ...]) -> list[str]:
     """Why the answer to ``ex`` is flagged (empty: it may run)."""
     defs = {p.defines[0]: p for p in sub.pieces if p.kind == "def"}
@@ -79,7 +92,9 @@ def _flags(ex: registry.Exercise, sub: Submission, lab_solved: tuple[str, ...]) 
         reasons += [f"{who} {problem}" for problem in piece.problems]
         for local, qualified in package.items():
             if local in piece.uses and qualified not in ex.allowed:
-                reasons.append(f"{who} uses {qualified} from the package, which this exercise may not use")
+                for name in _package_uses(local, qualified, piece):
+                    if not _within(name, ex.allowed):
+                        reasons.append(f"{who} uses {name} from the package, which this exercise may not use")
         for local, why in bad_imports.items():
             if local in piece.uses:
                 reasons.append(f"{who} uses `{local}`, from {why}")
@@ -150,7 +165,8 @@ def grade_submission(path, seed: int, limits: Limits = Limits()) -> list[Row]:
     for p in sub.pieces:
         if p.kind == "def" and id(p) not in load:
             continue
-        if p.kind == "import" and (p.problems or any(q not in lab_allowed for q in p.package.values())):
+        if p.kind == "import" and (p.problems or any(not any(a == q or a.startswith(q + ".") for a in lab_allowed)
+                                                      for q in p.package.values())):
             continue
         pieces.append({"source": p.source, "where": f"{path.name}, {p.where}", "defines": list(p.defines)})
     tasks, cases_of = [], {}

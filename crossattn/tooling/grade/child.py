@@ -69,16 +69,16 @@ def encode(value, arrays: dict, depth: int = 0):
         return {"t": "other", "type": "nested too deep"}
     if value is None:
         return {"t": "none"}
+    if isinstance(value, (np.integer, np.floating, np.bool_)):  # before float: np.float64 is a float too
+        key = f"a{len(arrays)}"
+        arrays[key] = np.asarray(value)
+        return {"t": "npscalar", "k": key}
     if isinstance(value, bool):
         return {"t": "bool", "v": value}
     if isinstance(value, int):
         return {"t": "int", "v": value} if abs(value) < 2**62 else {"t": "int", "v": str(value), "big": True}
     if isinstance(value, float):
-        return {"t": "float", "v": repr(value)}
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        key = f"a{len(arrays)}"
-        arrays[key] = np.asarray(value)
-        return {"t": "npscalar", "k": key}
+        return {"t": "float", "v": repr(float(value))}
     if isinstance(value, (tuple, list)):
         return {"t": type(value).__name__, "items": [encode(v, arrays, depth + 1) for v in value[:16]],
                 "n": len(value)}
@@ -173,8 +173,127 @@ def drive_beams(fn, args, state):
     return value, extra
 
 
+def drive_tcall(fn, args, state):
+    """fn(*args) with every NumPy array argument given as a torch tensor; whether any was changed in place."""
+    import numpy as np
+    import torch
+
+    tensors = [torch.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a for a in args]
+    value = fn(*tensors)
+    changed = [i for i, (a, t) in enumerate(zip(args, tensors))
+               if isinstance(a, np.ndarray) and not (isinstance(t, torch.Tensor) and np.array_equal(t.numpy(), a))]
+    return value, {"changed": changed}
+
+
+def drive_cross_attention(fn, args, state):
+    """fn(attn, x (B, m, d_model), memory (B, n, d_model), mask or None) for an attention module built from a spec."""
+    import torch
+
+    spec, x, memory, mask = args
+    mask = None if mask is None else torch.from_numpy(mask)
+    with torch.no_grad():
+        return fn(_attention(spec), torch.from_numpy(x), torch.from_numpy(memory), mask), {}
+
+
+def leak_probes(table, mix):
+    """Four tiny 'models' predict(src (B, n), tgt_in (B, m)) -> logits (B, m, V), m = len(mix), with known leaks.
+
+    "peeks": target position k reads source positions j <= k (source token k: a leak); "peeks_ahead":
+    j <= k + 1; "honest": j < k and its own input token (never the future); "shifts": the source tokens
+    j >= k add one amount to every logit at k (the probabilities do not change). ``table`` (tokens, V)
+    holds one logit vector per token id, ``mix`` (m, n) positive weights. The grader uses the same ones.
+    """
+    import torch
+
+    table, mix = torch.as_tensor(table), torch.as_tensor(mix)
+    m = mix.shape[0]
+
+    def reads(src, bounds):
+        rows = []
+        for k in range(m):
+            lo, hi = bounds(k)
+            hi = min(hi, src.shape[1])
+            if hi > lo:
+                rows.append((table[src[:, lo:hi]] * mix[k, lo:hi, None]).sum(1))  # (B, V)
+            else:
+                rows.append(torch.zeros(src.shape[0], table.shape[1], dtype=table.dtype))
+        return torch.stack(rows, dim=1)  # (B, m, V)
+
+    def peeks(src, tgt_in):
+        return reads(src, lambda k: (0, k + 1))
+
+    def peeks_ahead(src, tgt_in):
+        return reads(src, lambda k: (0, k + 2))
+
+    def honest(src, tgt_in):
+        return reads(src, lambda k: (0, k)) + table[tgt_in]
+
+    def shifts(src, tgt_in):
+        future = torch.stack([src[:, k:].to(table.dtype).sum(1) for k in range(m)], dim=1)  # (B, m)
+        return table[tgt_in] + future[:, :, None]
+
+    return {"peeks": peeks, "peeks_ahead": peeks_ahead, "honest": honest, "shifts": shifts}
+
+
+def drive_influence(fn, args, state):
+    """fn(predict, src, tgt_in, i, fresh) for one of the :func:`leak_probes`; whether src was changed."""
+    import torch
+
+    name, table, mix, src, tgt_in, i, fresh = args
+    src_t = torch.from_numpy(src.copy())
+    value = fn(leak_probes(table, mix)[name], src_t, torch.from_numpy(tgt_in.copy()), i, torch.from_numpy(fresh.copy()))
+    return value, {"changed_src": not torch.equal(src_t, torch.from_numpy(src))}
+
+
+def order_attend(kind, table):
+    """Plain attention O (m, d_v) of (Q, K, V) ("blind" to the order of the source rows), or with a fixed code
+    per row index added to the keys ("aware"), or that output negated ("flipped")."""
+    import numpy as np
+
+    def attend(Q, K, V):
+        if kind != "blind":
+            K = K + table
+        s = Q @ K.T / np.sqrt(Q.shape[-1])  # (m, n)
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        out = (e / e.sum(axis=-1, keepdims=True)) @ V  # (m, d_v)
+        return -out if kind == "flipped" else out
+
+    return attend
+
+
+def drive_perm_gap(fn, args, state):
+    """fn(attend, Q, K, V) for an attend function of :func:`order_attend`."""
+    kind, table, Q, K, V = args
+    return fn(order_attend(kind, table), Q.copy(), K.copy(), V.copy()), {}
+
+
+def drive_share_kv(fn, args, state):
+    """fn(enc_self, dec_self, cross) on three attention modules; what is shared afterwards, as facts."""
+    import torch
+
+    specs = args[0]
+    mods = [_attention(spec) for spec in specs]
+    before = {(i, w): (getattr(mod, f"w_{w}"), getattr(mod, f"w_{w}").weight.detach().clone())
+              for i, mod in enumerate(mods) for w in "qkvo"}
+    value = fn(*mods)
+    enc = mods[0]
+    facts = {}
+    for w in "kv":
+        module, weight = before[(0, w)]
+        facts[f"enc_{w}_kept"] = getattr(enc, f"w_{w}") is module and torch.equal(module.weight.detach(), weight)
+    for i, who in ((1, "dec"), (2, "cross")):
+        for w in "kvqo":
+            facts[f"{who}_{w}_shared"] = any(getattr(mods[i], f"w_{w}").weight is getattr(other, f"w_{w}").weight
+                                             for j, other in enumerate(mods) if j != i and (w in "qo" or j == 0))
+        facts[f"{who}_swapped"] = (getattr(mods[i], "w_k").weight is enc.w_v.weight
+                                   or getattr(mods[i], "w_v").weight is enc.w_k.weight)
+    facts["held"] = sum(p.numel() for p in torch.nn.ModuleList(mods).parameters())
+    return value, facts
+
+
 DRIVERS = {"call": drive_call, "self_steps": drive_self_steps, "cross_steps": drive_cross_steps,
-           "beams": drive_beams}
+           "beams": drive_beams, "tcall": drive_tcall, "cross_attention": drive_cross_attention,
+           "influence": drive_influence, "perm_gap": drive_perm_gap, "share_kv": drive_share_kv}
 
 
 # --- setting up -----------------------------------------------------------------------------

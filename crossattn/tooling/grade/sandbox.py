@@ -107,7 +107,10 @@ def _decode(desc: dict, arrays: dict) -> Any:
     if kind in ("bool", "int"):
         return int(desc["v"]) if desc.get("big") else desc["v"]
     if kind == "float":
-        return float(desc["v"])
+        try:
+            return float(desc["v"])
+        except (TypeError, ValueError):
+            return Other("float that could not be read")
     if kind == "npscalar":
         return arrays[desc["k"]][()]
     if kind == "array":

@@ -15,7 +15,9 @@ functions it calls) does one of:
 - touches files, sockets or processes: ``open``, ``os``, ``sys``, ``io``, ``pathlib``, ``subprocess``,
   ``socket``, ``importlib``, ``builtins``…, and the file methods of NumPy and torch (``np.load``,
   ``np.save``, ``tofile``, ``torch.load``…);
-- imports a module outside the course's list (NumPy, torch, math and a few others of the standard library).
+- imports a module outside the course's list (NumPy, torch, math and a few others of the standard library);
+- assigns to an attribute of a name it does not bind itself (``torch.equal = …``): it would change a
+  module for the code that runs after it.
 
 A flagged function is not loaded into the child at all; its exercise scores 0 with status
 ``flagged`` and the reason, for a human to look at.
@@ -75,6 +77,7 @@ class Piece:
     defines: tuple[str, ...]  # the names it binds
     uses: frozenset[str] = frozenset()  # for a def: every name it reads
     problems: list[str] = field(default_factory=list)  # for a def: why it is flagged
+    chains: frozenset[str] = frozenset()  # for a def: every maximal dotted name it reads ("crossattn.softmax")
     package: dict[str, str] = field(default_factory=dict)  # for an import: local name -> crossattn.qualified.name
 
 
@@ -130,7 +133,7 @@ def lab_of(path: Path, nb: dict) -> int:
         raise SubmissionError(f"{path}: not a lab of the course (no lab number in its file name, folder, "
                               "metadata or '## Exercise N.k' headings)")
     if len(set(votes.values())) > 1:
-        said = ", ".join(f"{k} says lab {v}" for k, v in votes.items())
+        said = ", ".join(f"{k} {'say' if k.endswith('s') else 'says'} lab {v}" for k, v in votes.items())
         raise SubmissionError(f"{path}: which lab is it? {said}")
     return next(iter(votes.values()))
 
@@ -149,6 +152,41 @@ def _names(node: ast.AST) -> tuple[set[str], set[str]]:
         elif isinstance(sub, ast.arg):
             names.add(sub.arg)
     return names, attributes
+
+
+def _chains(node: ast.AST) -> frozenset[str]:
+    """Every maximal dotted name under ``node`` rooted at a Name: ``crossattn.softmax`` for
+    ``crossattn.softmax(x)``, ``np`` for a bare ``np``."""
+    inner = {id(sub.value) for sub in ast.walk(node) if isinstance(sub, ast.Attribute)}
+    found = set()
+    for sub in ast.walk(node):
+        if not isinstance(sub, (ast.Attribute, ast.Name)) or id(sub) in inner:
+            continue
+        parts, cur = [], sub
+        while isinstance(cur, ast.Attribute):
+            parts.append(cur.attr)
+            cur = cur.value
+        if isinstance(cur, ast.Name):
+            found.add(".".join([cur.id, *reversed(parts)]))
+    return frozenset(found)
+
+
+def _outside_stores(node: ast.AST) -> list[str]:
+    """Attribute assignments (``torch.equal = …``, ``np.linalg.norm = …``) to a name the function does not bind
+    itself: they would change a module or the notebook for the code that runs after the answer."""
+    bound = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    problems = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            root, chain = sub, []
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                chain.append(root.attr if isinstance(root, ast.Attribute) else "[…]")
+                root = root.value
+            if isinstance(root, ast.Name) and root.id not in bound:
+                name = ".".join([root.id, *reversed(chain)]).replace(".[…]", "[…]")
+                problems.append(f"assigns to `{name}`, which belongs to a module or the notebook, not to its arguments")
+    return list(dict.fromkeys(problems))
 
 
 def _module_ok(module: str) -> bool:
@@ -186,7 +224,7 @@ def _def_problems(node: ast.AST) -> list[str]:
     for name in sorted(names):
         if name.startswith("check_"):
             problems.append(f"uses `{name}`: the lab's self-checks are not part of an answer")
-        elif name in FORBIDDEN_NAMES:
+        elif name in FORBIDDEN_NAMES and name != "crossattn":  # the package: judged per exercise by its `allowed`
             problems.append(f"uses `{name}` ({FORBIDDEN_NAMES[name]})")
         elif name.startswith("__") and name not in ALLOWED_DUNDERS:
             problems.append(f"uses `{name}` (the interpreter's internals)")
@@ -197,6 +235,7 @@ def _def_problems(node: ast.AST) -> list[str]:
             problems.append(f"uses `.{attr}` (files or the interpreter)")
         elif attr.startswith("check_"):
             problems.append(f"uses `.{attr}`: the lab's self-checks are not part of an answer")
+    problems += _outside_stores(node)
     for sub in ast.walk(node):  # nested imports of a function
         if isinstance(sub, (ast.Import, ast.ImportFrom)) and sub is not node:
             problems += [f"{p} inside the function" for p in _import_problems(sub)]
@@ -239,7 +278,7 @@ def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: lis
             if node.name.startswith("check_"):
                 shadow.append(node.name)
             pieces.append(Piece("def", text, where, (node.name,), frozenset(names | {f".{a}" for a in attributes}),
-                                problems=_def_problems(node)))
+                                problems=_def_problems(node), chains=_chains(node)))
         elif (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)
               and _literal(node.value)):
             pieces.append(Piece("const", text, where, tuple(t.id for t in node.targets)))
