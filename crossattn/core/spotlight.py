@@ -352,12 +352,16 @@ class SpotlightStats:
     query_gradient: (trials · queries,) the Frobenius norm of ∂a/∂q for every query, what
                     reaches the query (:func:`query_gradient_norm`); its mean, median and tail
                     tell different stories when the scores are not scaled.
+    top_gap:        (trials · queries,) the gap between each query's two largest scores, in
+                    the same order as query_gradient: near-ties (small gaps) are the queries
+                    whose gradient is large when the softmax has saturated.
     """
 
     entropy: float
     jacobian_norm: float
     score_std: float
     query_gradient: NDArray[np.floating]
+    top_gap: NDArray[np.floating]
 
 
 def random_attention_stats(
@@ -383,6 +387,8 @@ def random_attention_stats(
     for name, val in (("d", d), ("n", n), ("queries", queries), ("trials", trials)):
         if int(val) != val or val < 1:
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (a score gap needs two keys), got {n}")
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(trials, queries, d))  # (trials, m, d)
     k = rng.normal(size=(trials, n, d))  # (trials, n, d)
@@ -395,6 +401,7 @@ def random_attention_stats(
         jacobian_norm=float(jacobian_norm(a).mean()),
         score_std=float(s.std()),
         query_gradient=grad_q.ravel(),  # (trials · m,)
+        top_gap=score_gap(s).ravel(),  # (trials, m) -> (trials · m,)
     )
 
 

@@ -306,7 +306,36 @@ def test_query_jacobian_names_mismatched_shapes():
         query_gradient_norm(np.full(4, 0.25), np.ones(4), 1.0)
 
 
-@pytest.mark.parametrize("random_attention_stats_kwargs, match", [({"d": 0}, "d must"), ({"d": 4, "n": 2.5}, "n must")])
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_the_large_unscaled_gradients_go_to_near_ties(offset):
+    # Chapter 3's explanation of the heavy tail: the queries whose two best scores nearly tie get the large
+    # gradients. At d = 1024 the 5 % largest unscaled gradients have a median gap below a tenth of the median
+    # gap of all queries (20 seed offsets: at most 0.052); the control, 5 % of the queries picked at random,
+    # has a median gap of the same order as all of them (20 offsets: at least 0.66).
+    u = random_attention_stats(1024, scaled=False, seed=1024 + 7919 * offset)
+    assert u.top_gap.shape == u.query_gradient.shape == (16 * 32,)
+    assert np.all(u.top_gap >= 0)
+    top = np.argsort(u.query_gradient)[-26:]  # the 5 % largest gradients
+    picked = np.random.default_rng(offset).permutation(u.top_gap.size)[:26]  # control: 5 % at random
+    everyone = np.median(u.top_gap)
+    assert np.median(u.top_gap[top]) < 0.1 * everyone
+    assert np.median(u.top_gap[picked]) > 0.4 * everyone
+
+
+def test_unscaled_median_gradient_first_grows_then_collapses():
+    # Not monotone: unscaled, the typical query's gradient grows with d while the keys lengthen faster than
+    # the softmax saturates, is larger than the scaled one at d = 64 (20 seed offsets: 2.1-4.0 times), and
+    # falls below it from d = 256 (at most 0.54 times). Scaled (the control) it stays within 30 %.
+    ds = [1, 4, 16, 64, 256, 1024]
+    med_u = np.array([np.median(random_attention_stats(d, scaled=False, seed=d).query_gradient) for d in ds])
+    med_s = np.array([np.median(random_attention_stats(d, scaled=True, seed=d).query_gradient) for d in ds])
+    assert med_u.max() > 4 * med_u[0] and ds[int(med_u.argmax())] in (16, 64)
+    assert med_u[3] > 2 * med_s[3] and med_u[4] < med_s[4]
+    assert med_s.max() < 1.3 * med_s.min()
+
+
+@pytest.mark.parametrize("random_attention_stats_kwargs, match",
+                         [({"d": 0}, "d must"), ({"d": 4, "n": 2.5}, "n must"), ({"d": 4, "n": 1}, "n must be at least 2")])
 def test_random_attention_stats_rejects_bad_sizes(random_attention_stats_kwargs, match):
     with pytest.raises(ValueError, match=match):
         random_attention_stats(**random_attention_stats_kwargs)
