@@ -52,11 +52,11 @@ from ..nn.train import optimise, seed_everything
 
 __all__ = [
     "COLOURS", "SHAPES", "POSITIONS", "VOCAB", "NULL", "PROMPT_LENGTH", "IMAGE_SIZE", "OBJECT_SIZE",
-    "all_prompts", "prompt_text", "parse_prompt", "draw_scenes", "Scenes", "judge", "Judgement",
+    "all_prompts", "tokens", "prompt_text", "parse_prompt", "draw_scenes", "Scenes", "judge", "Judgement",
     "TextToImageConfig", "TinyDenoiser", "flow_matching_loss", "train_text_to_image", "guide",
     "sample", "Samples", "cross_attention_ablated", "prompt_accuracy", "diversity", "word_map",
     "patch_masks", "attention_share", "text_cache_flops", "measure_sampling_flops", "edit",
-    "layout_iou", "WEIGHTS_PATH", "save_weights", "load_weights", "reproduce",
+    "layout_iou", "foreground", "CHANCE", "Edit", "WEIGHTS_PATH", "save_weights", "load_weights", "reproduce",
 ]
 
 #: Three of chapter 8's colours, its four shapes, three positions: 36 prompts.
@@ -560,6 +560,14 @@ def measure_sampling_flops(model: TinyDenoiser, prompts: NDArray, steps: int = 2
     with FlopCounterMode(display=False) as counter:
         sample(model, prompts, steps=steps, cache=cache)
     return int(counter.get_total_flops())
+
+
+def foreground(images: NDArray) -> NDArray[np.bool_]:
+    """The object's pixels as the judge sees them, (B, H, W, 3) -> (B, H, W): brightest channel above 0.35."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (B, H, W, 3), got {images.shape}")
+    return images.max(axis=-1) > _FOREGROUND
 
 
 def layout_iou(a: NDArray, b: NDArray) -> NDArray[np.float64]:
