@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from crossattn.checks import (
-    CheckFailed,
     check_guided_velocity,
     check_image_reads_text,
     check_sample_cached,
@@ -125,11 +124,6 @@ def map_swapped_grid(weights, word, rows, cols):
     return (m / m.sum(axis=-1, keepdims=True)).reshape(len(weights), cols, rows)
 
 
-def map_query_axis(weights, word, rows, cols):
-    m = weights[:, :, word, :].mean(axis=1)  # (B, T): position `word` over the words
-    return np.resize(m / m.sum(-1, keepdims=True), (len(weights), rows, cols))
-
-
 def map_wrong_word(weights, word, rows, cols):
     m = weights[..., word + 1].mean(axis=1)
     return (m / m.sum(axis=-1, keepdims=True)).reshape(len(weights), rows, cols)
@@ -202,7 +196,6 @@ MISTAKES = {
         "one_head": map_one_head,
         "column_major": map_column_major,
         "swapped_grid": map_swapped_grid,
-        "query_axis": map_query_axis,
         "wrong": map_wrong_word,
     },
     "9.4": {

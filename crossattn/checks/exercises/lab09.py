@@ -58,8 +58,6 @@ EXERCISES = (
             "column_major": "your map is filled column by column: patch k sits at grid row k // cols and column "
                             "k % cols (row by row, as patchify numbers them): reshape(B, rows, cols).",
             "swapped_grid": "the grid is {rows} rows by {cols} columns: reshape to (B, rows, cols).",
-            "query_axis": "you read the weights along the wrong axis: weights are (B, h, P, T), so word j's weight "
-                          "at every position is weights[:, :, :, j].",
         },
         fallbacks={"wrong": "the map of word j: weights[:, :, :, j] averaged over the heads, divided by its sum over "
                             "the P positions, reshaped to (B, rows, cols) row by row."},
@@ -76,9 +74,10 @@ EXERCISES = (
                               "({count} times): make the caches once, before the first step.",
             "shared_cache": "one cache for all blocks: block 2 then reads block 1's keys and values. Each block has "
                             "its own W_K, W_V, so make one KVCache(static=True) per block.",
-            "growing_cache": "KVCache() without static=True is a GROWING cache: it appends the prompt's keys again "
-                             "at every step, so later steps attend over T, 2T, 3T, ... keys. Use "
-                             "KVCache(static=True).",
+            "growing_cache": "KVCache() without static=True is a GROWING cache: it appends the prompt's keys and "
+                             "values again at every step (projected {count} times), so step i attends over i·T "
+                             "copies of the same T keys. The pictures come out the same, the work and the memory "
+                             "do not: use KVCache(static=True).",
             "wrong_time": "the Euler step i starts at time t = i / steps (0 at the noise, 1 at the image): your "
                           "times are off.",
         },
