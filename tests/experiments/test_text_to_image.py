@@ -149,6 +149,7 @@ def test_injecting_a_prompts_own_maps_changes_nothing_and_other_maps_change_the_
     assert not np.allclose(sample(small_model, prompts, steps=3, seed=1, inject=flat).images, own.images, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_stored_weights_round_trip(tmp_path):
     cfg = TextToImageConfig(d_model=16, h=2, d_ff=32, layers=1, steps=40, batch_size=16, lr=5e-3)
     model, losses = t2i.train_text_to_image(cfg)
@@ -160,6 +161,7 @@ def test_training_lowers_the_loss_and_stored_weights_round_trip(tmp_path):
         assert torch.allclose(a, b, atol=1e-3, rtol=1e-3), name  # half precision on disk
 
 
+@pytest.mark.slow
 def test_the_shipped_weights_follow_prompts_and_the_controls_fall_to_chance():
     model, losses = t2i.load_weights()
     assert losses[-1] < 0.5 * losses[0]
