@@ -60,11 +60,28 @@ def _bottleneck(out: Path) -> list[str]:
     return reproduce(out)
 
 
+def _text_to_image_path() -> Path:
+    from ..experiments.text_to_image import WEIGHTS_PATH
+
+    return WEIGHTS_PATH
+
+
+def _text_to_image(out: Path) -> list[str]:
+    import torch
+
+    from ..experiments.text_to_image import reproduce
+
+    torch.set_num_threads(1)  # fastest for models this small
+    return reproduce(out)
+
+
 ARTIFACTS: dict[str, Artifact] = {
     "tying": Artifact("chapter 7: learning curves of every tying variant on copy and dictionary, over seeds "
                       "(a few minutes on one CPU thread)", _tying_path, _tying),
     "bottleneck": Artifact("chapter 4: one pooled vector vs cross-attention over source lengths, over seeds "
                            "(several minutes on one CPU thread)", _bottleneck_path, _bottleneck),
+    "text_to_image": Artifact("chapter 9: the weights of the tiny text-to-image denoiser, trained by flow matching "
+                              "(a few minutes on one CPU thread)", _text_to_image_path, _text_to_image),
 }
 
 

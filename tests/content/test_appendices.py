@@ -103,8 +103,8 @@ def test_a_template_shows_its_fields_as_an_ellipsis():
 
 
 def test_the_guide_refuses_an_exercise_the_registry_does_not_know_or_checks_otherwise():
-    with pytest.raises(GuideError, match="exercise 9.1: no exercise '9.1'"):
-        guide.pitfalls([guide.Exercise("9.1", "a new one", "check_new")])
+    with pytest.raises(GuideError, match="exercise 99.1: no exercise '99.1'"):
+        guide.pitfalls([guide.Exercise("99.1", "a new one", "check_new")])
     with pytest.raises(GuideError, match="exercise 2.1: the lab's check cell calls check_other, the registry says "
                                          "check_scores"):
         guide.pitfalls([guide.Exercise("2.1", "the score matrix", "check_other")])
