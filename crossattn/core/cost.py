@@ -27,7 +27,10 @@ def attention_flops(m: int, n: int, d: int, d_v: int | None = None, h: int = 1) 
 
 def score_entries(m: int, n: int, h: int = 1) -> int:
     """How many scores naive attention holds at once: h·m·n (the O(m·n) memory)."""
-    return h * m * n
+    for name, val in (("m", m), ("n", n), ("h", h)):
+        if isinstance(val, bool) or int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    return int(h) * int(m) * int(n)
 
 
 def median_time(fn: Callable[[], object], repeats: int = 7, min_seconds: float = 0.02) -> float:

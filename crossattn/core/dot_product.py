@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .numerics import _as_float_array, softmax
+from .numerics import _as_float_array, _positive_number, softmax
 
 __all__ = ["attention", "attention_scores", "check_attention_shapes"]
 
@@ -40,8 +40,10 @@ def check_attention_shapes(q: NDArray, k: NDArray, v: NDArray, mask: NDArray | N
         m, n = q.shape[-2], k.shape[-2]
         scores_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (m, n)
         try:
-            np.broadcast_to(mask, np.broadcast_shapes(mask.shape, scores_shape))
-            if np.broadcast_shapes(mask.shape, scores_shape)[-2:] != (m, n):
+            # Masking must leave the scores' shape unchanged: a mask may stretch to the scores, never
+            # the scores to the mask (a transposed (.., 1, n, 1) mask with m = 1, or an extra head axis
+            # on unheaded scores, would otherwise silently multiply the queries or the batch).
+            if np.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
                 raise ValueError
         except ValueError:
             raise ValueError(
@@ -55,7 +57,7 @@ def attention_scores(q: ArrayLike, k: ArrayLike, scale: float | None = None) -> 
     q_arr, k_arr = _as_float_array(q, "q"), _as_float_array(k, "k")
     check_attention_shapes(q_arr, k_arr, k_arr)
     d = q_arr.shape[-1]
-    scale = 1.0 / np.sqrt(d) if scale is None else scale
+    scale = 1.0 / np.sqrt(d) if scale is None else _positive_number(scale, "scale")
     return (q_arr @ np.swapaxes(k_arr, -1, -2)) * scale  # (..., m, d) @ (..., d, n) -> (..., m, n)
 
 
@@ -74,7 +76,7 @@ def attention(
         v: values, shape (..., n, d_v) — from the source sequence.
         mask: optional boolean array broadcastable to (..., m, n); True means query i MAY
             attend to key j (the convention of ``scaled_dot_product_attention``).
-        scale: multiplier of the scores; defaults to 1/√d.
+        scale: multiplier of the scores, a finite number > 0; defaults to 1/√d.
 
     Returns:
         ``(out, weights)``: out of shape (..., m, d_v) and weights of shape (..., m, n) whose

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .dot_product import attention
-from .numerics import _as_float_array
+from .numerics import _as_float_array, _positive_int
 
 __all__ = ["split_heads", "merge_heads", "Projections", "multihead_attention"]
 
@@ -24,7 +24,8 @@ def split_heads(x: ArrayLike, h: int) -> NDArray[np.floating]:
     arr = _as_float_array(x, "x")
     if arr.ndim < 2:
         raise ValueError(f"x must have shape (..., L, width), got shape {arr.shape}")
-    if h < 1 or arr.shape[-1] % h:
+    h = _positive_int(h, "h")
+    if arr.shape[-1] % h:
         raise ValueError(f"the width {arr.shape[-1]} of x (shape {arr.shape}) is not divisible by h={h}")
     *batch, length, width = arr.shape
     arr = arr.reshape(*batch, length, h, width // h)  # (..., L, h, d_head)
@@ -56,7 +57,8 @@ class Projections:
     @classmethod
     def random(cls, d_model: int, h: int, d: int, d_v: int | None = None, seed: int = 0) -> "Projections":
         """Gaussian weights scaled by 1/√fan_in, from ``seed``."""
-        d_v = d if d_v is None else d_v
+        d_model, h, d = _positive_int(d_model, "d_model"), _positive_int(h, "h"), _positive_int(d, "d")
+        d_v = d if d_v is None else _positive_int(d_v, "d_v")
         rng = np.random.default_rng(seed)
         def w(fan_in: int, fan_out: int) -> NDArray[np.floating]:
             return rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)

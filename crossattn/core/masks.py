@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .numerics import _positive_int
+
 __all__ = ["padding_mask", "causal_mask"]
 
 
@@ -27,8 +29,7 @@ def padding_mask(source_lengths: ArrayLike, m: int, n: int) -> NDArray[np.bool_]
     lengths = np.asarray(source_lengths)
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
         raise ValueError(f"source_lengths must be a 1-D integer array of shape (B,), got {lengths.dtype} {lengths.shape}")
-    if m < 1 or n < 1:
-        raise ValueError(f"m and n must be positive, got m={m}, n={n}")
+    m, n = _positive_int(m, "m"), _positive_int(n, "n")
     if np.any(lengths < 0) or np.any(lengths > n):
         raise ValueError(f"source_lengths must lie in [0, n={n}], got {lengths.tolist()}")
     key_is_real = np.arange(n)[None, :] < lengths[:, None]  # (B, n)
@@ -40,7 +41,6 @@ def causal_mask(m: int, n: int | None = None) -> NDArray[np.bool_]:
 
     With ``n`` omitted the mask is square (self-attention of a sequence on itself).
     """
-    n = m if n is None else n
-    if m < 1 or n < 1:
-        raise ValueError(f"m and n must be positive, got m={m}, n={n}")
+    m = _positive_int(m, "m")
+    n = m if n is None else _positive_int(n, "n")
     return np.tril(np.ones((m, n), dtype=bool))

@@ -11,6 +11,15 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["softmax", "entropy"]
 
 
+def _positive_int(value: object, name: str) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` when it is not a whole number ≥ 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not np.isfinite(value) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating]:
     """Return ``x`` as a floating NumPy array, or raise a ValueError naming the argument."""
     arr = np.asarray(x)
@@ -43,7 +52,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     """Numerically stable softmax along ``axis`` (chapter 1).
 
     Args:
-        x: array of any shape (..., n); entries may be ``-inf`` (a blocked score).
+        x: array of any shape (..., n); entries may be ``-inf`` (a blocked score), never NaN or ``+inf``.
         axis: the axis whose entries become a probability distribution.
 
     Returns:
@@ -54,6 +63,9 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     arr = _as_float_array(x, "x")
     _check_axis(arr, axis, "x")
     peak = np.max(arr, axis=axis, keepdims=True)
+    if np.any(np.isnan(peak)) or np.any(peak == np.inf):  # NaN propagates into the max, +inf is the max
+        raise ValueError("x must not contain NaN or +inf: a softmax over them is not a distribution "
+                         "(use -inf for a blocked score)")
     # A slice of all -inf has peak -inf; shift it by 0 instead so exp gives 0, not NaN.
     peak = np.where(np.isfinite(peak), peak, 0.0)
     e = np.exp(arr - peak)

@@ -112,6 +112,27 @@ def test_a_mask_built_n_by_m_is_rejected_naming_its_shape(qkv):
         attention(q, k, v, mask=np.ones((N, M), dtype=bool))
 
 
+def test_a_mask_that_would_change_the_scores_shape_is_rejected():
+    """A mask may stretch to the scores, never the scores to the mask (chapter 2, the m = 1 broadcast)."""
+    rng = np.random.default_rng(5)
+    q, k, v = rng.normal(size=(2, M, D)), rng.normal(size=(2, N, D)), rng.normal(size=(2, N, DV))
+    heads_axis = padding_mask(np.array([5, 3]), M, N)[:, None]  # (B, 1, m, n) on unheaded scores (B, m, n)
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 3, 5\) does not broadcast"):
+        attention(q, k, v, mask=heads_axis)
+    step = padding_mask(np.array([5, 3]), 1, N)[:, None]  # (B, 1, 1, n), one decoding step
+    q1 = rng.normal(size=(2, 4, 1, D))  # (B, h, 1, d)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        attention(q1, k[:, None], v[:, None], mask=np.swapaxes(step, -1, -2))  # transposed: (B, 1, n, 1)
+    out, _ = attention(q1, k[:, None], v[:, None], mask=step)  # control: the right mask is accepted
+    assert out.shape == (2, 4, 1, DV)
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, np.inf, "a"])
+def test_a_scale_that_is_not_a_positive_number_is_rejected(qkv, scale):
+    with pytest.raises(ValueError, match="scale must be"):
+        attention(*qkv, scale=scale)
+
+
 def test_a_float_mask_is_rejected(qkv):
     with pytest.raises(ValueError, match="mask must be boolean"):
         attention(*qkv, mask=np.zeros((M, N)))

@@ -101,6 +101,23 @@ def test_score_entries():
     assert score_entries(3, 5, h=2) == 30
 
 
+@pytest.mark.parametrize("call, match", [
+    (lambda: score_entries(-1, 5), "m must be a positive integer"),
+    (lambda: score_entries(3, 2.5), "n must be a positive integer"),
+    (lambda: padding_mask(np.array([2, 4]), 4.5, 4), "m must be a positive integer"),
+    (lambda: padding_mask(np.array([2, 4]), "3", 4), "m must be a positive integer"),
+    (lambda: padding_mask(np.array([2, 4]), 3, 0), "n must be a positive integer"),
+    (lambda: causal_mask(3.5), "m must be a positive integer"),
+    (lambda: split_heads(np.ones((3, 4)), 2.0 + 0.5), "h must be a positive integer"),
+    (lambda: split_heads(np.ones((3, 4)), True), "h must be a positive integer"),
+    (lambda: Projections.random(8, 0, 4), "h must be a positive integer"),
+])
+def test_sizes_that_are_not_positive_integers_are_refused_by_name(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert padding_mask(np.array([2, 4]), np.int64(3), 4.0).shape == (2, 3, 4)  # control: whole numbers pass
+
+
 def test_loglog_slope_recovers_exponents():
     n = np.array([10, 20, 40, 80])
     assert abs(loglog_slope(n, 3 * n) - 1) < 1e-12

@@ -37,6 +37,13 @@ def test_softmax_rejects_bad_input_with_a_clear_error(bad, match):
         softmax(bad)
 
 
+@pytest.mark.parametrize("bad", [[np.inf, 0.0], [np.nan, 0.0], [[0.0, 1.0], [np.nan, -np.inf]]])
+def test_softmax_rejects_nan_and_plus_inf_but_accepts_minus_inf(bad):
+    with pytest.raises(ValueError, match=r"NaN or \+inf"):
+        softmax(np.array(bad))
+    assert np.array_equal(softmax(np.array([0.0, -np.inf])), [1.0, 0.0])  # control: -inf is a blocked score
+
+
 def test_softmax_rejects_an_axis_out_of_range():
     with pytest.raises(ValueError, match=r"axis 2 .* shape \(2, 3\)"):
         softmax(np.zeros((2, 3)), axis=2)
