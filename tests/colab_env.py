@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -67,8 +68,14 @@ def colab_python() -> Path:
     return python
 
 
+def colab_env() -> dict[str, str]:
+    """The environment of a process in the Colab-like venv: this one without PYTHONPATH, which would
+    put a checkout ahead of the --no-deps install the test means to exercise."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def pip(python: Path, *args: str) -> None:
     result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=900, env=colab_env())
     if result.returncode != 0:
         raise RuntimeError(f"pip install {' '.join(args)} failed in {python}:\n{result.stderr[-3000:]}")

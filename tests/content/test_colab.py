@@ -9,7 +9,7 @@ import subprocess
 import nbformat
 import pytest
 
-from tests.colab_env import colab_python, floors
+from tests.colab_env import colab_env, colab_python, floors
 from tests.helpers import LABS, ROOT, lab
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ def python():
 
 def run(python, code: str) -> str:
     result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=ROOT / "notebooks",
-                            timeout=300)
+                            timeout=300, env=colab_env())
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip()
 
@@ -61,7 +61,7 @@ def test_labs_1_to_3_pass_nbval_on_colab_without_torch(python, notebook, tmp_pat
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", "--nbval",
          "--nbval-current-env", "--nbval-cell-timeout=300", str(copy)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, env=colab_env())
     assert result.returncode == 0, result.stdout[-6000:]
 
 
@@ -71,5 +71,5 @@ def test_a_lab_that_needs_torch_fails_there(python):
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", "--nbval",
          "--nbval-current-env", "-x", str(lab4.relative_to(ROOT))],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=colab_env())
     assert result.returncode != 0 and "No module named 'torch'" in result.stdout

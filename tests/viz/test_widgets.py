@@ -12,15 +12,15 @@ import sys
 import pytest
 
 from crossattn.viz.widgets import all_widgets
-from tests.colab_env import colab_python
+from tests.colab_env import colab_env, colab_python
 from tests.helpers import ROOT
 
 DRIVER = ROOT / "tests" / "viz" / "widget_driver.py"
 OLD_IPYWIDGETS = "7.7.1"
 
 
-def drive(python):
-    result = subprocess.run([str(python), str(DRIVER)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+def drive(python, env=None):
+    result = subprocess.run([str(python), str(DRIVER)], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -45,7 +45,7 @@ def test_widgets_react_to_their_controls_on_ipywidgets_8():
 
 @pytest.mark.slow
 def test_widgets_react_to_their_controls_on_ipywidgets_7_7_1(old_python):
-    check_report(drive(old_python), OLD_IPYWIDGETS)
+    check_report(drive(old_python, colab_env()), OLD_IPYWIDGETS)
 
 
 @pytest.mark.parametrize("entry", all_widgets(), ids=lambda e: e.name)
