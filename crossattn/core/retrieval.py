@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "PAD", "ASK", "VOCAB", "RELATIONS", "NAMES", "PASSAGE_LENGTH", "QUESTION_LENGTH", "encode", "decode", "World",
-    "make_world", "corpus", "tfidf_scores", "retrieve", "Examples", "make_examples",
+    "relation_values", "make_world", "corpus", "tfidf_scores", "retrieve", "Examples", "make_examples",
 ]
 
 NAMES = ("ann", "bob", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jon", "kim", "lea", "max", "ned", "oda", "pia")
@@ -60,6 +60,18 @@ def encode(text: str) -> list[int]:
 def decode(ids) -> str:
     """The text of token ids, padding dropped."""
     return " ".join(VOCAB[int(i)] for i in ids if int(i) != PAD)
+
+
+def relation_values(question) -> list[int]:
+    """Token ids of the values a question's relation can take: the eight cities of "ann lives in ?".
+
+    A question is a passage with its value replaced by "?": name, relation words, "?" (padding allowed).
+    A blind guess picks one of these; chapter 8 compares the reader's answers with such a guess.
+    """
+    words = [VOCAB[int(i)] for i in question if int(i) != PAD]
+    if len(words) < 3 or words[-1] != "?" or words[1] not in RELATIONS:
+        raise ValueError(f"not a question of the retrieval world: {' '.join(words)!r}")
+    return [_ID[w] for w in RELATIONS[words[1]][1]]
 
 
 @dataclass

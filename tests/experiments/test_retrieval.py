@@ -35,6 +35,16 @@ def test_encode_decode_round_trip_and_unknown_words():
     assert len(set(VOCAB)) == len(VOCAB)
 
 
+def test_relation_values_are_the_values_of_the_question_relation():
+    values = retrieval.relation_values(retrieval.encode("ann lives in ?") + [retrieval.PAD])
+    assert [retrieval.VOCAB[i] for i in values] == list(retrieval.RELATIONS["lives"][1])
+    pets = retrieval.relation_values(retrieval.encode("ann keeps a ?"))
+    assert not set(pets) & set(values)  # another relation, other values
+    for bad in ("ann lives in paris", "lives ?", "ann in ?"):
+        with pytest.raises(ValueError, match="not a question"):
+            retrieval.relation_values(retrieval.encode(bad))
+
+
 def test_tfidf_scores_by_hand():
     # 4 passages; the question asks for words 5 and 6 (and 9, which no passage contains).
     passages = [[5, 7], [5, 5, 6], [7, 8], [6, 8]]
