@@ -76,7 +76,7 @@ def test_the_readme_grading_commands_run_as_written(tmp_path):
         return result.stdout + result.stderr
 
     # the instructor's first block (from the root), then the class hands in, then the rest in that same shell
-    log = shell(blocks[0] + "\npwd > where.txt\n")
+    log = shell(blocks[0] + f"\npwd > {tmp_path / 'where.txt'}\n")
     course = tmp_path / "course"
     assert (tmp_path / "where.txt").read_text().strip() == str(course), log
     release = read_notebook(course / "release" / "lab02" / LAB)
