@@ -265,3 +265,25 @@ def test_as_root_the_child_cannot_read_a_private_folder(tmp_path):
     tmp_path.chmod(0o755)
     run = _run(f"def f():\n    return open({str(secret / 'solution.txt')!r}).read()\n", "f")
     assert run.results["9.1"][0].status == "raised" and "PermissionError" in run.results["9.1"][0].error
+
+
+def test_an_answer_imported_or_assigned_from_the_package_is_flagged_not_missing(tmp_path):
+    # found by following the README as an instructor: these scored 0 as `error`, "no answer cell defines …",
+    # which reads as a broken file, not as a package call to look at
+    imported = {"cache_bytes": "from crossattn.experiments.caching_cost import cache_bytes\n"}
+    rows = grade_submission(submission(tmp_path, 5, imported), SEED, FAST)
+    got = {r["exercise"]: r for r in rows}
+    assert (got["5.1"]["status"], got["5.1"]["points"]) == ("flagged", "0"), rows
+    assert "crossattn.experiments.caching_cost.cache_bytes" in got["5.1"]["reason"]
+    assert all(got[e]["status"] == "passed" for e in ("5.2", "5.3", "5.4", "5.5")), rows
+
+    assigned = {"scores": "import crossattn\n\nscores = crossattn.attention_scores\n",
+                "attention": "from crossattn import attention as attention\n"}
+    rows = grade_submission(submission(tmp_path, 2, assigned, "assigned.ipynb"), SEED, FAST)
+    got = {r["exercise"]: r for r in rows}
+    assert by_exercise(rows)["2.1"] == ("flagged", "0") and "assigned (cell" in got["2.1"]["reason"], rows
+    assert by_exercise(rows)["2.2"] == ("flagged", "0") and "crossattn.attention" in got["2.2"]["reason"], rows
+    # the control: an answer that is really missing is still an error, not a flag
+    missing = {"scores": "import numpy as np\n"}
+    rows = grade_submission(submission(tmp_path, 2, missing, "missing.ipynb"), SEED, FAST)
+    assert by_exercise(rows)["2.1"] == ("error", "0") and "no answer cell defines `scores`" in rows[0]["reason"]

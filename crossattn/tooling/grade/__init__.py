@@ -105,6 +105,21 @@ def _flags(ex: registry.Exercise, sub: Submission, lab_solved: tuple[str, ...]) 
     return list(dict.fromkeys(reasons))
 
 
+def _bound_not_written(name: str, sub: Submission) -> list[str]:
+    """Why ``name`` is flagged when no answer cell defines it with ``def`` but one imports or assigns it:
+    ``from crossattn.experiments.caching_cost import cache_bytes`` hands in the package's answer, and
+    ``scores = attention_scores`` the same; neither is a missing answer (empty when nothing binds it)."""
+    reasons = []
+    for piece in sub.pieces:
+        if piece.kind == "import" and name in piece.defines:
+            origin = piece.package.get(name)
+            reasons.append(f"`{name}` is imported ({piece.where}) from {origin or 'a module'}, not written: "
+                           + ("the package's answer" if origin else piece.source.strip()))
+    for where in sub.dropped_bindings.get(name, []):
+        reasons.append(f"`{name}` is assigned ({where}), not written with def: the grader runs only functions")
+    return reasons
+
+
 def _verdict(ex: registry.Exercise, cases, results: list[CaseResult] | None, load_error: str | None):
     """(status, reason) of one exercise from its case results."""
     if not results:
@@ -152,7 +167,8 @@ def grade_submission(path, seed: int, limits: Limits = Limits()) -> list[Row]:
     if sub.answer_cells == 0:
         return [_row(path, lab, "", 0, total, "error", "the notebook has no answer cells (tagged 'solution' or "
                                                       "nbgrader solution cells): nothing to grade")]
-    if not (set(wanted) & (defined | set(sub.syntax_errors))):
+    bound = {name for p in sub.pieces for name in p.defines if p.kind == "import"} | set(sub.dropped_bindings)
+    if not (set(wanted) & (defined | set(sub.syntax_errors) | bound)):
         return [_row(path, lab, "", 0, total, "error", f"no answer cell defines any of {', '.join(wanted)}: "
                                                       f"a lab {lab} of another version of the course?")]
     lab_solved = tuple(dict.fromkeys(q for ex in exercises for q in ex.solved_by))
@@ -182,6 +198,8 @@ def grade_submission(path, seed: int, limits: Limits = Limits()) -> list[Row]:
                          tripwires=lab_solved, limits=limits) if tasks else None
     rows = []
     for ex in exercises:
+        if not flags[ex.id] and ex.function not in defined:
+            flags[ex.id] = _bound_not_written(ex.function, sub)
         if flags[ex.id]:
             status, reason = "flagged", "; ".join(flags[ex.id])
         elif ex.function not in defined:

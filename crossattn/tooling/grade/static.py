@@ -91,6 +91,8 @@ class Submission:
     syntax_errors: dict[str, str]  # function name (or "") -> the error of the cell that should define it
     dropped: list[str]  # where a top-level statement was dropped
     answer_cells: int
+    # name -> where a dropped top-level statement binds it (``scores = attention_scores``, a lambda)
+    dropped_bindings: dict[str, list[str]] = field(default_factory=dict)
 
 
 _NUMBER = re.compile(r"(?:^|/)(?:lab)?(\d+)(?:_[^/]*)?\.ipynb$")
@@ -257,7 +259,8 @@ def _package_names(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
     return bound
 
 
-def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: list[str]) -> None:
+def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: list[str],
+                 bindings: dict[str, list[str]] | None = None) -> None:
     tree = ast.parse(source)
     lines = source.splitlines()
     shadow: list[str] = []
@@ -286,6 +289,11 @@ def _cell_pieces(source: str, cell_index: int, pieces: list[Piece], dropped: lis
             continue  # a bare string
         else:
             dropped.append(f"{where} ({type(node).__name__})")
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                for sub in ast.walk(target) if target is not None else ():
+                    if isinstance(sub, ast.Name) and bindings is not None:
+                        bindings.setdefault(sub.id, []).append(where)
             if any(isinstance(t, ast.Name) and t.id.startswith("check_") for sub in ast.walk(node)
                    for t in getattr(sub, "targets", [])):
                 shadow.append("an assignment to check_*")
@@ -326,6 +334,7 @@ def read_submission(path: Path) -> Submission:
     pieces: list[Piece] = []
     syntax_errors: dict[str, str] = {}
     dropped: list[str] = []
+    bindings: dict[str, list[str]] = {}
     answers = 0
     for index, cell in enumerate(nb["cells"]):
         if not isinstance(cell, dict) or not _is_answer(cell):
@@ -333,10 +342,10 @@ def read_submission(path: Path) -> Submission:
         answers += 1
         source = _source(cell)
         try:
-            _cell_pieces(source, index, pieces, dropped)
+            _cell_pieces(source, index, pieces, dropped, bindings)
         except SyntaxError as err:
             message = f"cell {index} does not parse (line {err.lineno}: {err.msg})"
             names = re.findall(r"^def\s+(\w+)", source, flags=re.MULTILINE) or [""]
             for name in names:
                 syntax_errors[name] = message
-    return Submission(path, lab, pieces, syntax_errors, dropped, answers)
+    return Submission(path, lab, pieces, syntax_errors, dropped, answers, bindings)
