@@ -67,6 +67,7 @@ class PrefixLM(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(cfg.d_model, cfg.h, cfg.d_ff) for _ in range(cfg.n_decoder_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.last_caches: list[KVCache] = []  # the caches of the last generate()
 
     def embed_at(self, tokens: Tensor, positions: Tensor) -> Tensor:
         """Embeddings plus sinusoidal positions: tokens, positions (B, L) -> (B, L, d_model)."""
@@ -127,6 +128,7 @@ class PrefixLM(nn.Module):
             positions = positions[:, -1:] + 1  # (B, 1)
             key_real = torch.cat([key_real, torch.ones_like(key_real[..., :1])], dim=-1)  # (B, 1, 1, n + t + 2)
             x, mask = self.embed_at(token, positions), key_real
+        self.last_caches = caches  # kept for inspection: chapter 10 measures their bytes
         return torch.cat(out, dim=1), torch.stack(all_logits, dim=1)
 
 
@@ -157,6 +159,7 @@ class GatedCrossLM(nn.Module):
         self.encoder_norm = nn.LayerNorm(cfg.d_model)
         self.gated = nn.ModuleDict({str(l): GatedCrossAttention(cfg.d_model, cfg.h, cfg.d_ff, n_kv_heads)
                                     for l in range(0, len(lm.layers), every)})
+        self.last_caches: tuple[dict[str, KVCache], list[KVCache]] = ({}, [])  # of the last generate()
 
     def encode(self, src: Tensor) -> Tensor:
         """The encoder's last layer S: (B, n, d_model) for a source (B, n)."""
@@ -208,4 +211,5 @@ class GatedCrossLM(nn.Module):
             all_logits.append(logits)
             token = logits.argmax(-1, keepdim=True)
             out.append(token)
+        self.last_caches = (cross, caches)  # kept for inspection: chapter 10 measures their bytes
         return torch.cat(out, dim=1), torch.stack(all_logits, dim=1)
