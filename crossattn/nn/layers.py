@@ -87,6 +87,15 @@ class MultiheadAttention(nn.Module):
         heads = width // self.d_head  # h for queries, n_kv_heads for keys and values
         return t.view(B, L, heads, self.d_head).transpose(1, 2)  # (B, L, heads·d_head) -> (B, heads, L, d_head)
 
+    def _kv_heads(self, t: Tensor) -> Tensor:
+        """K or V with one head per query head: (B, n_kv_heads, n, d_head) -> (B, h, n, d_head) (chapter 10).
+
+        Query head i reads key/value head i // (h / n_kv_heads). With n_kv_heads = h, t itself.
+        """
+        if self.n_kv_heads == self.h:
+            return t
+        return t.repeat_interleave(self.h // self.n_kv_heads, dim=1)  # (B, h, n, d_head)
+
     def project_kv(self, s: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values of source states s (B, n, d_model): two tensors (B, n_kv_heads, n, d_head)."""
         return self._split(self.w_k(s)), self._split(self.w_v(s))
@@ -127,12 +136,9 @@ class MultiheadAttention(nn.Module):
         else:  # self-attention: add the new rows, then read them all
             new_k, new_v = self.project_kv(x if s is None else s)
             k, v = cache.append(new_k, new_v)  # (B, h, t + m, d_head)
-        if self.n_kv_heads != self.h:  # MQA / GQA: each K, V head serves h / n_kv_heads query heads
-            group = self.h // self.n_kv_heads
-            k = k.repeat_interleave(group, dim=1)  # (B, n_kv_heads, n, d_head) -> (B, h, n, d_head)
-            v = v.repeat_interleave(group, dim=1)
         if cache is not None and cache.beams > 1:  # beam search
             q = fold_beams(q, cache.beams)  # (B/k, h, k, d_head)
+        k, v = self._kv_heads(k), self._kv_heads(v)  # MQA, GQA: ch. 10
         # (B, h, m, d_head) @ (B, h, d_head, n) -> (B, h, m, n)
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
         if self.relative_bias is not None:  # chapter 6: + (h, m, n)
