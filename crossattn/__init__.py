@@ -25,7 +25,7 @@ from .core.kernel_regression import (
     nadaraya_watson,
     variance_removed,
 )
-from .core.masks import causal_mask, padding_mask
+from .core.masks import causal_mask, padding_mask, prefix_lm_mask
 from .core.numerics import entropy, softmax
 from .core.spotlight import (
     effective_keys,
@@ -45,7 +45,7 @@ from .core.spotlight import (
 __version__ = "0.2.0"
 
 __all__ = [
-    "softmax", "entropy", "attention", "attention_scores", "padding_mask", "causal_mask",
+    "softmax", "entropy", "attention", "attention_scores", "padding_mask", "causal_mask", "prefix_lm_mask",
     "split_heads", "merge_heads", "Projections", "multihead_attention",
     "attention_flops", "score_entries", "median_time", "loglog_slope",
     "softmax_with_temperature", "temperature_sweep", "effective_keys", "focus_sweep", "uniform_query",

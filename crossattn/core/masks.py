@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .numerics import _positive_int
 
-__all__ = ["padding_mask", "causal_mask"]
+__all__ = ["padding_mask", "causal_mask", "prefix_lm_mask"]
 
 
 def padding_mask(source_lengths: ArrayLike, m: int, n: int) -> NDArray[np.bool_]:
@@ -44,3 +44,19 @@ def causal_mask(m: int, n: int | None = None) -> NDArray[np.bool_]:
     m = _positive_int(m, "m")
     n = m if n is None else _positive_int(n, "n")
     return np.tril(np.ones((m, n), dtype=bool))
+
+
+def prefix_lm_mask(n: int, m: int) -> NDArray[np.bool_]:
+    """The mask of a prefix LM over the sequence [source; target]: shape (n + m, n + m) (chapter 10).
+
+    Rows and columns 0..n−1 are the n source positions, n..n+m−1 the m target positions.
+    Every position may attend to every source position (the source is read bidirectionally, as an
+    encoder reads it); a target position i may also attend to target positions ≤ i (causal); a
+    source position never attends to the target. With n = 0 this is :func:`causal_mask` (a plain
+    language model); with m = 0 it is all True (an encoder).
+    """
+    if int(n) != n or int(m) != m or n < 0 or m < 0 or n + m < 1:
+        raise ValueError(f"n and m must be integers ≥ 0 with n + m ≥ 1, got n={n!r}, m={m!r}")
+    j = np.arange(n + m)[None, :]  # (1, n + m): keys
+    i = np.arange(n + m)[:, None]  # (n + m, 1): queries
+    return (j < n) | (j <= i)  # (n + m, n + m)

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from .cache import KVCache
 
-__all__ = ["MultiheadAttention", "RelativePositionBias", "FeedForward", "EncoderLayer", "DecoderLayer", "fold_beams"]
+__all__ = ["MultiheadAttention", "RelativePositionBias", "FeedForward", "EncoderLayer", "DecoderLayer",
+           "GatedCrossAttention", "fold_beams"]
 
 
 class RelativePositionBias(nn.Module):
@@ -47,6 +48,11 @@ class MultiheadAttention(nn.Module):
     module's W_K / W_V (weight tying, chapter 7): the very same ``nn.Linear`` objects, not copies.
     Pass a :class:`KVCache` to decode incrementally (chapter 5). The weights of the last call are
     kept in ``last_weights`` (B, h, m, n), detached, for plotting.
+
+    ``n_kv_heads`` (chapter 10): how many distinct key/value heads W_K and W_V produce. The default,
+    h, is multi-head attention; 1 is multi-query attention (Shazeer 2019); 1 < n_kv_heads < h is
+    grouped-query attention (Ainslie et al. 2023): query head i reads key/value head
+    i // (h / n_kv_heads). A cache then holds n_kv_heads heads per position, not h.
     """
 
     def __init__(
@@ -56,24 +62,42 @@ class MultiheadAttention(nn.Module):
         relative_bias: RelativePositionBias | None = None,
         shared_k: nn.Linear | None = None,
         shared_v: nn.Linear | None = None,
+        n_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
         if d_model % h:
             raise ValueError(f"d_model={d_model} is not divisible by h={h}")
+        n_kv_heads = h if n_kv_heads is None else n_kv_heads
+        if int(n_kv_heads) != n_kv_heads or n_kv_heads < 1 or h % n_kv_heads:
+            raise ValueError(f"n_kv_heads must be a positive divisor of h={h}, got {n_kv_heads!r}")
+        if n_kv_heads != h and (shared_k is not None or shared_v is not None):
+            raise ValueError("weight tying (shared_k, shared_v) needs n_kv_heads = h")
         self.d_model, self.h, self.d_head = d_model, h, d_model // h
+        self.n_kv_heads = n_kv_heads
+        kv_width = n_kv_heads * self.d_head  # d_model for multi-head attention
         self.w_q = nn.Linear(d_model, d_model, bias=False)
-        self.w_k = shared_k if shared_k is not None else nn.Linear(d_model, d_model, bias=False)
-        self.w_v = shared_v if shared_v is not None else nn.Linear(d_model, d_model, bias=False)
+        self.w_k = shared_k if shared_k is not None else nn.Linear(d_model, kv_width, bias=False)
+        self.w_v = shared_v if shared_v is not None else nn.Linear(d_model, kv_width, bias=False)
         self.w_o = nn.Linear(d_model, d_model, bias=False)
         self.relative_bias = relative_bias
         self.last_weights: Tensor | None = None
 
     def _split(self, t: Tensor) -> Tensor:
-        B, L, _ = t.shape
-        return t.view(B, L, self.h, self.d_head).transpose(1, 2)  # (B, L, d_model) -> (B, h, L, d_head)
+        B, L, width = t.shape
+        heads = width // self.d_head  # h for queries, n_kv_heads for keys and values
+        return t.view(B, L, heads, self.d_head).transpose(1, 2)  # (B, L, heads·d_head) -> (B, heads, L, d_head)
+
+    def _kv_heads(self, t: Tensor) -> Tensor:
+        """K or V with one head per query head: (B, n_kv_heads, n, d_head) -> (B, h, n, d_head) (chapter 10).
+
+        Query head i reads key/value head i // (h / n_kv_heads). With n_kv_heads = h, t itself.
+        """
+        if self.n_kv_heads == self.h:
+            return t
+        return t.repeat_interleave(self.h // self.n_kv_heads, dim=1)  # (B, h, n, d_head)
 
     def project_kv(self, s: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values of source states s (B, n, d_model): two tensors (B, h, n, d_head)."""
+        """Keys and values of source states s (B, n, d_model): two tensors (B, n_kv_heads, n, d_head)."""
         return self._split(self.w_k(s)), self._split(self.w_v(s))
 
     def forward(
@@ -114,6 +138,7 @@ class MultiheadAttention(nn.Module):
             k, v = cache.append(new_k, new_v)  # (B, h, t + m, d_head)
         if cache is not None and cache.beams > 1:  # beam search
             q = fold_beams(q, cache.beams)  # (B/k, h, k, d_head)
+        k, v = self._kv_heads(k), self._kv_heads(v)  # MQA, GQA: ch. 10
         # (B, h, m, d_head) @ (B, h, d_head, n) -> (B, h, m, n)
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
         if self.relative_bias is not None:  # chapter 6: + (h, m, n)
@@ -177,9 +202,13 @@ class EncoderLayer(nn.Module):
                                             shared_k=shared_k, shared_v=shared_v)
         self.ff = FeedForward(d_model, d_ff)
 
-    def forward(self, s: Tensor, mask: Tensor | None = None) -> Tensor:
-        """s: (B, n, d_model); mask broadcastable to (B, h, n, n). Returns (B, n, d_model)."""
-        a = self.self_attn(self.norm1(s), mask=mask)
+    def forward(self, s: Tensor, mask: Tensor | None = None, cache: KVCache | None = None) -> Tensor:
+        """s: (B, n, d_model); mask broadcastable to (B, h, n, n). Returns (B, n, d_model).
+
+        The same layer is the block of a decoder-only model (chapter 10): with a causal or prefix-LM
+        mask, and a growing ``cache`` to decode one token at a time, it is a GPT-style block.
+        """
+        a = self.self_attn(self.norm1(s), mask=mask, cache=cache)
         s = s + a if self.residual else a
         f = self.ff(self.norm2(s))
         return s + f if self.residual else f
@@ -227,3 +256,31 @@ class DecoderLayer(nn.Module):
         # 3. feed-forward, at each position on its own
         f = self.ff(self.norm3(x))
         return x + f if self.residual else f
+
+
+class GatedCrossAttention(nn.Module):
+    """A tanh-gated cross-attention block to insert into a frozen decoder (chapter 10, Flamingo style).
+
+        x <- x + tanh(alpha_attn) · CrossAttention(LayerNorm(x), s)
+        x <- x + tanh(alpha_ff)   · FeedForward(LayerNorm(x))
+
+    Both gates start at 0 (Alayrac et al. 2022), so at initialisation the block returns x itself:
+    x + 0 · y is exactly x for every finite y, and the frozen model it is inserted into computes what
+    it computed before, bit for bit. Training then opens the gates as far as the new reading helps.
+    """
+
+    def __init__(self, d_model: int, h: int, d_ff: int, n_kv_heads: int | None = None) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.cross_attn = MultiheadAttention(d_model, h, n_kv_heads=n_kv_heads)
+        self.ff = FeedForward(d_model, d_ff)
+        self.alpha_attn = nn.Parameter(torch.zeros(()))  # the gates: scalars, initialised at 0
+        self.alpha_ff = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor, s: Tensor | None, mask: Tensor | None = None,
+                cache: KVCache | None = None) -> Tensor:
+        """x: (B, m, d_model) reads s: (B, n, d_model); mask broadcastable to (B, h, m, n). Returns (B, m, d_model)."""
+        c = self.cross_attn(self.norm1(x), s, mask=mask, cache=cache)  # (B, m, d_model)
+        x = x + torch.tanh(self.alpha_attn) * c
+        f = self.ff(self.norm2(x))  # (B, m, d_model)
+        return x + torch.tanh(self.alpha_ff) * f
