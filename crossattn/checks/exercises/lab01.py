@@ -26,7 +26,8 @@ EXERCISES = (
                          "softmax is exercise 1.2.",
             "scaled": NO_SCALE,
         },
-        fallbacks={"wrong": "score each key by its dot product with the query: scores[j] = keys[j] · query."},
+        fallbacks={"wrong": "score each key by its plain dot product with the query, scores[j] = keys[j] · query, "
+                            "lengths included (nothing divided by a length, nothing normalised)."},
     ),
     Exercise(
         id="1.2", function="softmax", checker="check_softmax", title="scores become weights",
@@ -73,7 +74,9 @@ EXERCISES = (
             "returns_both": "you returned a tuple of {n} items; return only the blended value, shape (d_v,), not "
                             "the weights as well.",
         },
-        fallbacks={"wrong": "retrieved = softmax(keys @ query) @ values."},
+        fallbacks={"wrong": "retrieved = softmax(keys @ query) @ values, with plain dot products as scores: no "
+                            "division by √d and no normalising of the keys or the query (chapter 2 adds "
+                            "the scaling)."},
     ),
     Exercise(
         id="1.4", function="attend", checker="check_attend", title="many readers at once",
