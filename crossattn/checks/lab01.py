@@ -131,6 +131,7 @@ def check_read(read: Callable) -> None:
             (values[np.argmax(scores)], "hard_lookup"),
             (scores @ values, "no_softmax"),
             (values.mean(axis=0), "plain_mean"),
+            (softmax(scores / np.sqrt(d)) @ values, "scaled"),
         ], ex, "wrong")
     passed(ex, f"on a random test ({case}).")
 

@@ -561,8 +561,11 @@ def _one_step(model: EncoderDecoder, prefix: Tensor, memory: list[Tensor], mask:
 
 # -- the code of the cache --------------------------------------------------------------------------
 
-def forward_cache_diff() -> str:
+def forward_cache_diff(context: int | None = None) -> str:
     """``MultiheadAttention.forward`` as a diff against the same forward without a cache (chapter 5).
+
+    ``context``: how many unchanged lines to keep around each change (``None``: the whole function);
+    skipped stretches show as a ``# ...`` line.
 
     Read from the package's source, so that a page showing it cannot drift from the code. The
     docstring is left out. The forward without a cache is the same source with the ``cache``
@@ -591,5 +594,18 @@ def forward_cache_diff() -> str:
     plain = [indent + line.strip() for line in after[branch.body[0].lineno - 1:branch.body[-1].end_lineno]]
     before = after[:branch.lineno - 1] + plain + after[end:]
     before = [line for line in before if not line.strip().startswith("cache: KVCache")]
-    diff = difflib.unified_diff(before, after, lineterm="", n=len(after))
-    return "\n".join(line for line in diff if not line.startswith(("---", "+++", "@@")))
+    if context is not None and (int(context) != context or context < 0):
+        raise ValueError(f"context must be None or an integer >= 0, got {context!r}")
+    diff = list(difflib.unified_diff(before, after, lineterm="", n=len(after) if context is None else int(context)))
+    lines, hunks = [" " + after[0]], 0  # the def line always opens the listing
+    for line in diff:
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            hunks += 1
+            if hunks > 1 or not diff[diff.index(line) + 1][1:].lstrip().startswith("def "):
+                lines.append(" " + indent + "# ...")
+            continue
+        if line[1:] != after[0]:
+            lines.append(line)
+    return "\n".join(lines)

@@ -208,6 +208,10 @@ def read_scaled(query, keys, values):
     return _softmax(keys @ query / np.sqrt(len(query))) @ values
 
 
+def read_divides_by_key_lengths(query, keys, values):
+    return _softmax(keys @ query / np.linalg.norm(keys, axis=1)) @ values
+
+
 # ---------------------------------------------------------------------------- 1.4 attend
 
 
@@ -362,7 +366,8 @@ MISTAKES = {
         "returns_weights": read_returns_weights,
         "no_sum": read_forgets_to_sum,
         "crash_shapes": read_values_first,
-        "wrong": read_scaled,
+        "scaled": read_scaled,
+        "wrong": read_divides_by_key_lengths,
     },
     "1.4": {
         "columns": attend_columns,

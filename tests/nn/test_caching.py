@@ -333,6 +333,12 @@ def test_the_diff_of_the_forward_is_the_package_source_and_its_before_side_runs_
     x, s = torch.randn(2, 3, 16, dtype=torch.float64), torch.randn(2, 5, 16, dtype=torch.float64)
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])[:, None, None, :]
     assert torch.equal(namespace["forward"](attn, x, s, mask), attn(x, s, mask))
+    # With a little context around each change: the same changes, fewer lines, skips marked.
+    short = forward_cache_diff(context=2).splitlines()
+    assert [line for line in short if line[:1] in "+-"] == [line for line in lines if line[:1] in "+-"]
+    assert len(short) < len(lines) and short[0] == lines[0] and any(line.strip() == "# ..." for line in short)
+    with pytest.raises(ValueError, match="context"):
+        forward_cache_diff(context=-1)
 
 
 # --- beam search reading one copy of the cross-attention cache ------------------------------------

@@ -71,6 +71,7 @@ EXERCISES = (
                            "softmax(scores).",
             "no_softmax": "turn the scores into weights with softmax before blending the values.",
             "plain_mean": "that is the plain average; weight each value by softmax(keys · query).",
+            "scaled": NO_SCALE,
             "returns_both": "you returned a tuple of {n} items; return only the blended value, shape (d_v,), not "
                             "the weights as well.",
         },
