@@ -26,7 +26,7 @@ from tests.checks.conventions import entries
 from tests.helpers import ROOT
 
 LABS = {3: "03_spotlight.ipynb", 4: "04_encoder_decoder.ipynb", 6: "06_positions.ipynb", 7: "07_weight_tying.ipynb", 8: "08_beyond_translation.ipynb",
-        10: "10_cross_or_concat.ipynb"}
+        9: "09_pictures_from_words.ipynb", 10: "10_cross_or_concat.ipynb"}
 SEEDS = (1, 2, 3)
 
 
