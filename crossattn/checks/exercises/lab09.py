@@ -8,7 +8,8 @@ EXERCISES = (
     Exercise(
         id="9.1", function="image_reads_text", checker="check_image_reads_text",
         title="image positions read the prompt",
-        solved_by=("crossattn.nn.layers.MultiheadAttention",),
+        # the package's attention (NumPy, batched) computes it; the layer's forward too (its class is the model's)
+        solved_by=("crossattn.attention", "crossattn.nn.layers.MultiheadAttention.forward"),
         hints={
             "reversed": "your result has one row per WORD: the text read the image. In a text-to-image denoiser the "
                         "image positions are the queries, Q = x @ w_q (B, P, d_k), and the prompt gives the keys and "
@@ -65,7 +66,8 @@ EXERCISES = (
     Exercise(
         id="9.4", function="sample_cached", checker="check_sample_cached",
         title="the prompt's K and V, once per image",
-        allowed=("crossattn.nn.cache.KVCache",),
+        # the model it is given runs its blocks' MultiheadAttention.forward
+        allowed=("crossattn.nn.cache.KVCache", "crossattn.nn.layers.MultiheadAttention.forward"),
         hints={
             "no_cache": "your images are right, but the prompt's keys and values were projected {count} times "
                         "({steps} steps × {layers} blocks): pass a list of static caches, one per block, to the "

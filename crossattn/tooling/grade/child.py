@@ -291,9 +291,42 @@ def drive_share_kv(fn, args, state):
     return value, facts
 
 
+def drive_sample(fn, args, state):
+    """fn(model, words (B, T), x (B, P, patch_dim), steps) on a TinyDenoiser built from its config and weights;
+    how often the blocks' cross-attention W_K ran, and which caches each call of the model got."""
+    import torch
+
+    from crossattn.experiments.text_to_image import TextToImageConfig, TinyDenoiser
+
+    cfg, weights, words, x, steps = args
+    model = TinyDenoiser(TextToImageConfig(**cfg)).eval()
+    model.load_state_dict({name: torch.from_numpy(w.copy()) for name, w in weights.items()})
+    projected = []
+    for block in model.blocks:
+        block.cross_attn.w_k.register_forward_hook(lambda module, inputs, output: projected.append(1))
+    calls, kept = [], []  # per call of the model: None (no caches), or (id, static) of each cache
+    original = model.forward
+
+    def spy(*a, **kw):
+        caches = kw.get("caches", a[3] if len(a) > 3 else None)
+        kept.append(caches)  # alive to the end, so that no two caches share an id
+        calls.append(None if caches is None else tuple((id(c), bool(getattr(c, "static", False))) for c in caches))
+        return original(*a, **kw)
+
+    model.forward = spy
+    with torch.no_grad():
+        value = fn(model, torch.from_numpy(words.copy()), torch.from_numpy(x.copy()), steps)
+    cached = [c for c in calls if c is not None]
+    return value, {"projected": len(projected), "calls": len(calls), "uncached_calls": len(calls) - len(cached),
+                   "all_static": all(static for c in cached for _, static in c),
+                   "one_per_block": all(len({i for i, _ in c}) == len(c) for c in cached),
+                   "same_caches": len({tuple(i for i, _ in c) for c in cached}) <= 1}
+
+
 DRIVERS = {"call": drive_call, "self_steps": drive_self_steps, "cross_steps": drive_cross_steps,
            "beams": drive_beams, "tcall": drive_tcall, "cross_attention": drive_cross_attention,
-           "influence": drive_influence, "perm_gap": drive_perm_gap, "share_kv": drive_share_kv}
+           "influence": drive_influence, "perm_gap": drive_perm_gap, "share_kv": drive_share_kv,
+           "sample": drive_sample}
 
 
 # --- setting up -----------------------------------------------------------------------------
