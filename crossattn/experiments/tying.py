@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..nn.data import sequence_task, to_batch
+from ..nn.data import held_out, sequence_task, to_batch
 from ..nn.model import EncoderDecoder, ModelConfig
 from ..nn.tokens import FIRST_SYMBOL
 from ..nn.train import TrainConfig, seed_everything, sequence_loss, token_accuracy, train
@@ -68,7 +68,7 @@ from .stats import (
 
 __all__ = [
     "TASKS", "VARIANTS", "VARIANT_LABELS", "PLOT_LABELS", "METRICS", "tying_task", "TyingExperiment", "TyingRun",
-    "run_variant", "tying_grid", "select", "metric_values", "save_results", "load_results", "RESULTS_PATH",
+    "run_variant", "build_model", "tying_grid", "select", "metric_values", "save_results", "load_results", "RESULTS_PATH",
     "Comparison", "compare", "paired_differences", "shift_detected", "repeats_input", "repeat_rate", "reproduce",
     "permutation_p_value", "CONFIGURATIONS", "MARGIN_FACTOR", "SPREAD_SEEDS", "ConfigurationRuns",
     "run_in_configuration", "load_configurations", "configuration_deviation", "portable_margin",
@@ -141,7 +141,7 @@ class TyingExperiment:
     length: int = 6  # n: source length; the target has n tokens + EOS
     n_symbols: int = 8  # source words; the dictionary task adds as many target words
     n_train: int = 5000  # training pairs (seed 0)
-    n_test: int = 500  # held-out pairs (seed 1), the same for every run
+    n_test: int = 500  # held-out pairs (seed 1 on, sources unseen in training), the same for every run
     d_model: int = 32
     h: int = 2
     d_ff: int = 64
@@ -157,9 +157,11 @@ class TyingExperiment:
         return FIRST_SYMBOL + 2 * self.n_symbols
 
     def data(self, task: str) -> tuple[Pairs, Pairs]:
-        """(training pairs, held-out pairs) of ``task``."""
-        return (tying_task(task, self.n_train, self.length, self.n_symbols, seed=0),
-                tying_task(task, self.n_test, self.length, self.n_symbols, seed=1))
+        """(training pairs, held-out pairs) of ``task``: no held-out source is among the training sources."""
+        train = tying_task(task, self.n_train, self.length, self.n_symbols, seed=0)
+        test = held_out(train, lambda count, seed: tying_task(task, count, self.length, self.n_symbols, seed),
+                        self.n_test, seed=1)
+        return train, test
 
     def model_config(self, variant: str) -> ModelConfig:
         """The :class:`ModelConfig` of ``variant`` (a key of :data:`VARIANTS`)."""
@@ -213,17 +215,23 @@ def run_variant(task: str, variant: str, seed: int, exp: TyingExperiment | None 
     train_pairs, test_pairs = data if data is not None else exp.data(task)
     if exp.steps % exp.block:
         raise ValueError(f"steps={exp.steps} must be a multiple of block={exp.block}")
-    seed_everything(seed)
-    cfg = exp.model_config(variant)
-    model = EncoderDecoder(cfg)
-    if variant == "tied_start":
-        _start_as_tied(model)
+    model = build_model(variant, seed, exp)
     history = train(model, train_pairs, TrainConfig(steps=exp.steps, batch_size=exp.batch_size, lr=exp.lr, seed=seed))
     curve = np.asarray(history.losses).reshape(-1, exp.block).mean(axis=1)  # (steps / block,)
     with torch.no_grad():
         test_loss = sequence_loss(model, to_batch(test_pairs)).item()
     return TyingRun(task, variant, seed, [float(c) for c in curve], test_loss, token_accuracy(model, test_pairs),
                     count_parameters(model))
+
+
+def build_model(variant: str, seed: int, exp: TyingExperiment | None = None) -> EncoderDecoder:
+    """The untrained model of ``variant``, initialised from ``seed`` (as :func:`run_variant` starts it)."""
+    exp = exp or TyingExperiment()
+    seed_everything(seed)
+    model = EncoderDecoder(exp.model_config(variant))
+    if variant == "tied_start":
+        _start_as_tied(model)
+    return model
 
 
 def _start_as_tied(model: EncoderDecoder) -> None:

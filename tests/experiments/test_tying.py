@@ -99,6 +99,17 @@ def test_the_dictionary_task_differs_from_copy_only_in_the_target_tokens():
         tying.tying_task("reverse", 5, 6, 8, seed=0)
 
 
+def test_the_held_out_sources_are_disjoint_from_the_training_sources_by_construction():
+    exp = tying.TyingExperiment()
+    for task in tying.TASKS:
+        train, test = exp.data(task)
+        assert len(train) == exp.n_train and len(test) == exp.n_test
+        assert not {tuple(s) for s, _ in train} & {tuple(s) for s, _ in test}
+    # The control: a fresh sample from seed 1, as the held-out set was drawn before, does share sources.
+    fresh = tying.tying_task("copy", exp.n_test, exp.length, exp.n_symbols, seed=1)
+    assert {tuple(s) for s, _ in train} & {tuple(s) for s, _ in fresh}
+
+
 def test_the_same_size_variant_matches_the_tied_count_within_one_percent_and_variants_are_checked():
     exp = tying.TyingExperiment()
     kv = parameters.predicted_parameters(exp.model_config("kv"))
@@ -232,12 +243,7 @@ def test_the_tied_start_control_starts_as_the_tied_model_but_is_not_tied():
     exp = tying.TyingExperiment()
     _, test = exp.data("copy")
     batch = to_batch(test[:50])
-    models = {}
-    for variant in ("embeddings", "tied_start", "untied"):
-        seed_everything(0)
-        models[variant] = EncoderDecoder(exp.model_config(variant))
-        if variant == "tied_start":
-            tying._start_as_tied(models[variant])
+    models = {v: tying.build_model(v, 0, exp) for v in ("embeddings", "tied_start", "untied")}
     with torch.no_grad():
         logits = {v: m(batch.src, batch.tgt_in) for v, m in models.items()}  # (B, m, N_voc) each
     assert torch.allclose(logits["embeddings"], logits["tied_start"])
