@@ -181,7 +181,7 @@ def test_the_stored_file_holds_the_same_runs_under_every_configuration(stored):
     _, runs = stored
     configurations = tying.load_configurations()
     assert [c.name for c in configurations] == list(tying.CONFIGURATIONS)
-    keys = {(t, v, s) for t in tying.TASKS for v in tying.VARIANTS for s in tying.SPREAD_SEEDS}
+    keys = {(t, v, s) for t in tying.TASKS for v in tying.SPREAD_VARIANTS for s in tying.SPREAD_SEEDS}
     for c in configurations:
         assert {(r.task, r.variant, r.seed) for r in c.runs} == keys
         assert c.env == tying.CONFIGURATIONS[c.name]
