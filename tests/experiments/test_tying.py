@@ -154,7 +154,9 @@ def test_reproduce_writes_the_grid(tmp_path, monkeypatch):
     lines = tying.reproduce(out, seeds=1)
     payload = json.loads(out.read_text())
     assert len(payload["runs"]) == len(tying.TASKS) * len(tying.VARIANTS)
-    assert "wrote 8 runs" in lines[-1]
+    assert f"wrote {len(payload['runs'])} runs and {len(tying.CONFIGURATIONS)} configurations" in lines[-1]
+    assert [c["name"] for c in payload["configurations"]] == list(tying.CONFIGURATIONS)
+    assert all(len(c["runs"]) == len(tying.TASKS) * len(tying.SPREAD_VARIANTS) for c in payload["configurations"])
     with pytest.raises(ValueError, match="seeds must be a positive integer"):
         tying.reproduce(out, seeds=0)
 
