@@ -10,14 +10,16 @@ torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Schedule the suite for two workers (``--dist loadgroup``), longest work first.
+    """Order the suite for two workers (``--dist loadfile``), longest work first.
 
-    Every test file is one group, so a lab's nbval cells share one kernel and a module's fixtures run
-    once, as under ``--dist loadfile``; the second-configuration runs (one lab or page each, tens of
-    seconds apiece) are the exception and spread over both workers. The website build comes first: the
-    site tests wait for it, and so does nothing else.
+    Each test file goes to one worker, so a lab's nbval cells share one kernel and a module's fixtures run
+    once. The website build comes first (the site tests wait for it, nothing else does), then the
+    second-configuration runs (tens of seconds per lab or page, in two files, one per worker).
+
+    (Not ``--dist loadgroup``: under pytest 9 the group suffix pytest-xdist 3.8 writes into
+    ``item._nodeid`` no longer reaches ``item.nodeid``, so groups silently fall apart and a lab's cells
+    run on both workers; ``tests/test_test_setup.py`` runs a lab-like notebook on two workers to catch it.)
     """
-    import pytest
 
     def weight(item):
         path = str(item.path)
@@ -27,7 +29,4 @@ def pytest_collection_modifyitems(config, items):
             return 1
         return 2
 
-    for item in items:
-        if not item.get_closest_marker("second_config"):
-            item.add_marker(pytest.mark.xdist_group(str(item.path)))
     items.sort(key=weight)  # stable: the order inside each file is kept
