@@ -13,6 +13,7 @@ files so that ``--dist loadfile`` runs them on two workers at once.
 from __future__ import annotations
 
 import os
+import re
 
 import nbformat
 from myst_nb.core.read import read_myst_markdown_notebook
@@ -31,3 +32,23 @@ def execute_page(page, env: dict[str, str]) -> nbformat.NotebookNode:
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(page.parent)}})
     client.execute(env=env)
     return nb
+
+
+def formatted_glue_errors(page, nb: nbformat.NotebookNode) -> list[str]:
+    """Glued values the page formats (``{glue:text}`key:.2f```) whose stored text is not a plain number.
+
+    MyST-NB formats the *text* of a glued value: a NumPy scalar is stored as ``np.float64(0.5)`` under
+    NumPy 2 and the book build fails with "could not convert string to float".
+    """
+    formatted = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+):", page.read_text(encoding="utf-8")))
+    errors = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record and record["name"] in formatted:
+                text = output["data"].get(record["mime_prefix"] + "text/plain", "")
+                try:
+                    float(text)
+                except ValueError:
+                    errors.append(f"{record['name']} = {text!r}: glue float(value), not a NumPy scalar")
+    return errors

@@ -6,7 +6,7 @@ import pytest
 from nbclient.exceptions import CellExecutionError
 
 from tests.helpers import ROOT
-from tests.second_config import SECOND, execute_page, second_env
+from tests.second_config import SECOND, execute_page, formatted_glue_errors, second_env
 
 PAGES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md"))
 
@@ -16,9 +16,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.second_config]
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
 def test_page_executes_on_the_second_configuration(page):
     try:
-        execute_page(page, second_env())
+        nb = execute_page(page, second_env())
     except CellExecutionError as error:
         pytest.fail(f"{page.name} under {SECOND}:\n{str(error)[-6000:]}")
+    assert not formatted_glue_errors(page, nb), formatted_glue_errors(page, nb)
+
+
+def test_a_numpy_scalar_glued_with_a_format_is_caught(tmp_path):
+    """Control for the glue check: a page that glues np.float64 and formats it is reported."""
+    page = tmp_path / "probe.md"
+    page.write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n  name: python3\n"
+        "  display_name: Python 3\n---\n\n# Probe\n\n```{code-cell} python\nimport numpy as np\n"
+        "from myst_nb import glue\nglue('a', np.float64(0.5), display=False)\n"
+        "glue('b', float(np.float64(0.5)), display=False)\n```\n\n{glue:text}`a:.2f` and {glue:text}`b:.2f`\n",
+        encoding="utf-8")
+    errors = formatted_glue_errors(page, execute_page(page, second_env()))
+    assert len(errors) == 1 and errors[0].startswith("a = ")
 
 
 def test_a_page_that_asserts_a_bit_exact_float_fails_here(tmp_path):
