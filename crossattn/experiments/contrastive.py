@@ -45,7 +45,7 @@ from ..nn.train import optimise, seed_everything
 __all__ = [
     "CAPTION_LENGTH", "captions", "all_captions", "caption_ids", "caption_text", "ContrastiveConfig",
     "DualEncoder", "contrastive_loss", "train_dual_encoder", "held_out_gallery", "similarity", "retrieval",
-    "image_states_move",
+    "image_states_move", "shared_objects",
 ]
 
 CAPTION_LENGTH = 6  # m: three "colour shape" pairs
@@ -110,6 +110,20 @@ def caption_text(words: NDArray) -> list[str]:
     if words.ndim != 2 or words.size and (words.min() < 0 or words.max() >= len(WORDS)):
         raise ValueError(f"captions must be a 2-d array of word ids in 0..{len(WORDS) - 1}, got shape {words.shape}")
     return [" ".join(WORDS[i] for i in row) for row in words]
+
+
+def shared_objects(a: NDArray, b: NDArray) -> NDArray[np.int64]:
+    """How many (colour, shape) objects caption a[i] and caption b[j] share: array (A, B) in 0..3.
+
+    a: captions (A, 6), b: captions (B, 6), word ids.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    for name, x in (("a", a), ("b", b)):
+        if x.ndim != 2 or x.shape[1] != CAPTION_LENGTH:
+            raise ValueError(f"{name} must be an array (N, {CAPTION_LENGTH}) of caption word ids, got {x.shape}")
+    objects_a = a[:, 0::2] * len(WORDS) + a[:, 1::2]  # (A, 3): one code per "colour shape" pair
+    objects_b = b[:, 0::2] * len(WORDS) + b[:, 1::2]  # (B, 3)
+    return (objects_a[:, None, :, None] == objects_b[None, :, None, :]).sum(axis=(2, 3))  # (A, B)
 
 
 # ---------------------------------------------------------------------------------------------------

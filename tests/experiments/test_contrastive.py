@@ -20,6 +20,7 @@ from crossattn.experiments.contrastive import (
     held_out_gallery,
     image_states_move,
     retrieval,
+    shared_objects,
     similarity,
     train_dual_encoder,
 )
@@ -61,6 +62,21 @@ def test_captions_ignore_positions_and_object_order():
 def test_caption_ids_rejects_what_is_not_a_caption(bad, match):
     with pytest.raises(ValueError, match=match):
         caption_ids(bad)
+
+
+def test_shared_objects_counts_common_colour_shape_pairs():
+    table = all_captions()
+    counts = shared_objects(table, table)
+    assert counts.shape == (96, 96) and np.array_equal(np.diag(counts), np.full(96, 3))
+    assert np.array_equal(counts, counts.T)
+    # "red circle green square blue triangle" vs "red circle green square yellow triangle": 2 shared;
+    # the same colours on other shapes share none (a colour alone or a shape alone does not count)
+    assert counts[0, 1] == 2
+    swapped = table[:1].copy()
+    swapped[0, [0, 2]] = swapped[0, [2, 0]]  # "green circle red square blue triangle"
+    assert shared_objects(table[:1], swapped)[0, 0] == 1
+    with pytest.raises(ValueError, match="b must be"):
+        shared_objects(table, table[:, :4])
 
 
 def test_caption_text_rejects_unknown_words():
