@@ -22,7 +22,6 @@ import random
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..core.alignment import dtw, word_starts
 from ..nn.data import to_batch

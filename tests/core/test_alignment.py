@@ -1,5 +1,4 @@
 """Dynamic time warping (chapter 11) against brute force over every monotone path."""
-import itertools
 
 import numpy as np
 import pytest

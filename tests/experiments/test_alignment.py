@@ -1,12 +1,9 @@
 """Chapter 11: synthetic speech with known boundaries, Whisper-style timestamps and their controls."""
-import random
 
 import numpy as np
 import pytest
-import torch
 
 from crossattn.experiments.alignment import (
-    AlignmentConfig,
     SpeechConfig,
     SyntheticSpeech,
     Utterance,
