@@ -143,6 +143,7 @@ class AlignmentConfig:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     d_model: int = 32
     h: int = 2
+    positions: str = "absolute"  # one of crossattn.nn.positions.POSITION_SCHEMES (chapter 6)
     steps: int = 400
     n_train: int = 3000
     n_test: int = 200
@@ -154,7 +155,7 @@ class AlignmentConfig:
 def train_transcriber(task: SyntheticSpeech, training: list[Utterance], cfg: AlignmentConfig) -> EncoderDecoder:
     """Chapter 4's encoder–decoder, trained to turn frames into words."""
     seed_everything(cfg.seed)
-    model = EncoderDecoder(ModelConfig(vocab_size=task.vocab_size, d_model=cfg.d_model, h=cfg.h,
+    model = EncoderDecoder(ModelConfig(vocab_size=task.vocab_size, d_model=cfg.d_model, h=cfg.h, positions=cfg.positions,
                                        d_ff=2 * cfg.d_model, max_len=max(64, task.max_frames + 1)))
     train(model, [u.pair for u in training], TrainConfig(steps=cfg.steps, seed=cfg.seed))
     return model
