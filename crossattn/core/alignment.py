@@ -1,6 +1,6 @@
 """Dynamic time warping: a monotone path through a cost matrix (chapter 11).
 
-Whisper times its words this way (Radford et al. 2023, §3.8 and its ``timing.py``): the
+Whisper's released code times its words this way (``whisper/timing.py``; Radford et al. 2023): the
 cross-attention of chosen heads, read as a words × frames matrix, is turned into a cost (high
 attention = low cost) and the cheapest monotone path from the first word and frame to the last word
 and frame says which frames belong to which word. Shapes: N words (rows), M frames (columns).

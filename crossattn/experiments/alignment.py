@@ -6,8 +6,9 @@ quantised feature vector, as speech tokenisers produce): a word's frames draw fr
 codes, and with probability ``noise`` a frame is replaced by any code at all. Chapter 4's
 :class:`~crossattn.nn.model.EncoderDecoder` transcribes frames → words (:func:`train_transcriber`).
 
-Word timestamps as Whisper computes them (Radford et al. 2023, §3.8 and its ``timing.py``): the
-decoder's cross-attention of chosen heads, read as a words × frames matrix, each frame's column
+Word timestamps as Whisper's released code computes them (``whisper/timing.py``; the paper, Radford et
+al. 2023, describes the encoder–decoder and its segment-level timestamp tokens, §2.3, which long-form
+transcription uses in §3.8, but not this word-level method): the decoder's cross-attention of chosen heads, read as a words × frames matrix, each frame's column
 standardised across the words, averaged over the heads; dynamic time warping
 (:func:`crossattn.core.alignment.dtw`) finds the cheapest monotone path through its negative; a word
 starts where the path enters its row. :func:`evaluate` measures the error of the starts against the
@@ -230,7 +231,8 @@ def boundary_error(predicted: np.ndarray, utterance: Utterance) -> float:
 def choose_heads(model: EncoderDecoder, utterances: list[Utterance], n_heads: int) -> list[tuple[int, int]]:
     """The ``n_heads`` (layer, head) pairs whose timestamps err least on ``utterances`` (training ones).
 
-    Whisper's alignment heads were chosen the same way, on data with known word timings.
+    Whisper ships a fixed list of alignment heads per model (``_ALIGNMENT_HEADS`` in its code); without
+    one it uses every head of the decoder's second half. Here they are chosen on training utterances.
     """
     all_maps = [attention_maps(model, u) for u in utterances]
     L, h = all_maps[0].shape[:2]
