@@ -17,7 +17,7 @@ from ..core.alignment import path_cost, word_starts
 from ._core import as_array, call, diagnose, expect_shape, fail, passed
 from .registry import exercise
 
-__all__ = ["check_dtw", "check_word_starts", "check_attention_timestamps", "planted_maps", "PLANTED"]
+__all__ = ["check_dtw", "check_word_starts", "check_attention_timestamps", "check_boundary_error"]
 
 _MOVES = {(0, 1), (1, 0), (1, 1)}
 
@@ -204,3 +204,35 @@ def check_attention_timestamps(attention_timestamps: Callable) -> None:
             (starts(_standardised(maps[0], -2)), "one_head"),
         ], ex, "wrong", tol=0, sink=sink, H=H, want=want.tolist(), got=got.tolist())
     passed(ex, "standardised per frame, averaged over heads, the cheapest path through −matrix, its word starts.")
+
+
+# ---------------------------------------------------------------------------------- 11.4 boundary error
+
+
+def check_boundary_error(boundary_error: Callable) -> None:
+    """Exercise 11.4: ``boundary_error(predicted, true_starts) -> float``, mean |difference| after word 0."""
+    ex = exercise("11.4")
+    # differences of 2 and more, of both signs, so that |d|, d, d² and √mean(d²) all differ
+    for predicted, true in (([0, 3, 9, 10], [0, 4, 6, 11]), ([0, 5, 7, 12, 14], [0, 3, 8, 10, 15])):
+        p, t = np.array(predicted), np.array(true)
+        shown = {"predicted": predicted, "true": true}
+        raw = call(boundary_error, p, t, exercise=ex, inputs=f"predicted={predicted}, true_starts={true}")
+        if raw is None:
+            fail(ex, "none", what="the error")
+        if isinstance(raw, (list, tuple, np.ndarray)) and np.size(raw) > 1:
+            fail(ex, "per_word", n=np.size(raw))
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, np.integer, np.floating, np.ndarray)):
+            fail(ex, "not_number", type=type(raw).__name__)
+        got = float(np.asarray(raw).reshape(-1)[0])
+        d = (p - t)[1:]
+        want = float(np.abs(d).mean())
+        if np.isclose(got, want, rtol=1e-9, atol=1e-12):
+            continue
+        diagnose(np.asarray(got), [
+            (np.abs(p - t).mean(), "with_first"),
+            (d.mean(), "signed"),
+            ((d ** 2).mean(), "squared"),
+            (np.sqrt((d ** 2).mean()), "rmse"),
+            (np.abs(d).sum(), "summed"),
+        ], ex, "wrong", tol=1e-9, want=want, got=got, **shown)
+    passed(ex, "the mean of |predicted − true| over the words after the first, in frames.")

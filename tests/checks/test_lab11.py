@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossattn.checks import check_attention_timestamps, check_dtw, check_word_starts
+from crossattn.checks import check_attention_timestamps, check_boundary_error, check_dtw, check_word_starts
 from crossattn.checks.lab11 import PLANTED, planted_maps
 from crossattn.core.alignment import dtw, word_starts
 from tests.checks.conventions import named_mistakes_test
@@ -187,6 +187,45 @@ def ts_equal_split(maps):
     return np.arange(N) * M // N
 
 
+# --- Exercise 11.4: boundary_error(predicted, true_starts) -> float -------------------------------------------
+
+
+def error_right(predicted, true_starts):
+    return float(np.abs(predicted[1:] - true_starts[1:]).mean())
+
+
+def error_with_first(predicted, true_starts):
+    return float(np.abs(predicted - true_starts).mean())
+
+
+def error_signed(predicted, true_starts):
+    return float((predicted[1:] - true_starts[1:]).mean())
+
+
+def error_squared(predicted, true_starts):
+    return float(((predicted[1:] - true_starts[1:]) ** 2).mean())
+
+
+def error_rmse(predicted, true_starts):
+    return float(np.sqrt(((predicted[1:] - true_starts[1:]) ** 2).mean()))
+
+
+def error_summed(predicted, true_starts):
+    return int(np.abs(predicted[1:] - true_starts[1:]).sum())
+
+
+def error_per_word(predicted, true_starts):
+    return np.abs(predicted[1:] - true_starts[1:])
+
+
+def error_as_text(predicted, true_starts):
+    return f"{error_right(predicted, true_starts):.2f} frames"
+
+
+def error_max(predicted, true_starts):
+    return float(np.abs(predicted[1:] - true_starts[1:]).max())
+
+
 MISTAKES = {
     "11.1": {
         "total_matrix": dtw_total_matrix, "reversed": dtw_reversed, "transposed": dtw_transposed,
@@ -203,6 +242,10 @@ MISTAKES = {
         "averaged_first": ts_averaged_first, "one_head": ts_one_head, "returned_path": ts_returned_path,
         "wrong": ts_equal_split,
     },
+    "11.4": {
+        "with_first": error_with_first, "signed": error_signed, "squared": error_squared, "rmse": error_rmse,
+        "summed": error_summed, "per_word": error_per_word, "not_number": error_as_text, "wrong": error_max,
+    },
 }
 
 test_each_named_mistake_gets_its_own_hint = named_mistakes_test(MISTAKES)
@@ -212,7 +255,8 @@ def test_the_table_functions_that_are_right_pass(capsys):
     check_dtw(dtw_right)
     check_word_starts(starts_right)
     check_attention_timestamps(ts_right)
-    assert capsys.readouterr().out.count("✓") == 3
+    check_boundary_error(error_right)
+    assert capsys.readouterr().out.count("✓") == 4
 
 
 def test_the_package_functions_pass(capsys):

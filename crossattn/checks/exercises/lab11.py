@@ -1,4 +1,4 @@
-"""Lab 11, listening: cross-attention as alignment — exercises 11.1–11.3 (checkers in crossattn/checks/lab11.py)."""
+"""Lab 11, listening: cross-attention as alignment — exercises 11.1–11.4 (checkers in crossattn/checks/lab11.py)."""
 from ..registry import Exercise
 
 PATH = "a path is an integer array of shape (L, 2), one row (word, frame) per cell it visits, "
@@ -75,5 +75,23 @@ EXERCISES = (
         },
         fallbacks={"wrong": "expected the starts {want}, got {got}: standardise each head's map per frame "
                             "(over the words), average the heads, dtw(-matrix), then the word starts."},
+    ),
+    Exercise(
+        id="11.4", function="boundary_error", checker="check_boundary_error", title="the error of the timestamps",
+        solved_by=("crossattn.experiments.alignment.boundary_error",),
+        hints={
+            "with_first": "you averaged over every word, the first included: the first word starts at frame 0 in "
+                          "both, so it adds a 0 that makes every error look smaller. Average over words 1..N−1.",
+            "signed": "you averaged the signed differences: an early start and a late one cancel. Take the "
+                      "absolute value of each difference first.",
+            "squared": "you averaged squared differences: the error is in frames, the mean of |predicted − true|.",
+            "rmse": "you took the root mean square: the error here is the mean ABSOLUTE difference, in frames.",
+            "summed": "you summed the differences: divide by the number of words after the first, so that "
+                      "utterances of different lengths compare.",
+        },
+        fallbacks={"wrong": "for predicted {predicted} and true {true} expected {want:.4f}, got {got}: the mean of "
+                            "|predicted − true| over the words after the first."},
+        plumbing={"per_word": "you returned {n} numbers: return one, the mean over the words after the first.",
+                  "not_number": "return a number (a float), got {type}."},
     ),
 )

@@ -7,12 +7,13 @@ path of that cost is accepted). The word starts are compared with the package's 
 of random costs with more words than frames, so that words share frames. The timestamps are compared with
 the reference computed here (standardise per frame over the words, average the heads, dtw(−matrix),
 starts) on random attention maps (H, N, M): softmax rows over a random alignment with a random sink frame.
+The boundary error is compared with the mean |predicted − true| over the words after the first.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import _randn, _sizes, _untouched, case, exact
+from ..exercises import _array, _randn, _sizes, _untouched, case, exact
 
 __all__ = ["GRADERS", "NEEDS"]
 
@@ -108,5 +109,27 @@ def lab11_attention_timestamps(rng):
     return cases
 
 
-GRADERS = {"dtw": lab11_dtw, "word_starts": lab11_word_starts, "attention_timestamps": lab11_attention_timestamps}
+def lab11_boundary_error(rng):
+    cases = []
+    for _ in range(3):
+        N = int(rng.integers(3, 8))
+        true = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 6 * N), size=N - 1, replace=False))])
+        predicted = true + np.concatenate([[0], rng.integers(-3, 4, size=N - 1)])
+        predicted[1] = true[1] + int(rng.choice([-2, 3]))  # a difference of 2 or more: |d| ≠ d²
+        want = float(np.abs(predicted[1:] - true[1:]).mean())
+        label = f"boundary_error(predicted={predicted.tolist()}, true_starts={true.tolist()})"
+
+        def judge(v, r, want=want, label=label):
+            got, err = _array(v, label, ())
+            if err:
+                return err
+            if not np.isclose(float(got), want, rtol=1e-9, atol=1e-12):
+                return f"{label}: expected {want:.4f}, got {float(got):.4f}"
+            return _untouched(r, label)
+        cases.append(case("call", (predicted, true), label, judge))
+    return cases
+
+
+GRADERS = {"dtw": lab11_dtw, "word_starts": lab11_word_starts, "attention_timestamps": lab11_attention_timestamps,
+           "boundary_error": lab11_boundary_error}
 NEEDS = {"imports": (), "parts": ("core",)}
