@@ -1,4 +1,4 @@
-"""The graders of labs 3, 4, 6, 7, 8, 9 and 10: references score full marks, stubs zero, named mistakes lose points.
+"""The graders of labs 3, 4, 6, 7, 8, 9, 10 and 11: references score full marks, stubs zero, named mistakes lose points.
 
 - End to end (a child process per submission): each lab's own reference notebook scores full marks
   over grading seeds 1–3, and its student version (every answer a stub) scores 0.
@@ -26,7 +26,7 @@ from tests.checks.conventions import entries
 from tests.helpers import ROOT
 
 LABS = {3: "03_spotlight.ipynb", 4: "04_encoder_decoder.ipynb", 6: "06_positions.ipynb", 7: "07_weight_tying.ipynb", 8: "08_beyond_translation.ipynb",
-        9: "09_pictures_from_words.ipynb", 10: "10_cross_or_concat.ipynb"}
+        9: "09_pictures_from_words.ipynb", 10: "10_cross_or_concat.ipynb", 11: "11_listening.ipynb"}
 SEEDS = (1, 2, 3)
 
 

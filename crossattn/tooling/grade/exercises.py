@@ -487,7 +487,7 @@ def _register() -> None:
     """Add the graders of :mod:`crossattn.tooling.grade.graders` (one module per lab)."""
     import importlib
 
-    for lab in (3, 4, 6, 7, 8, 9, 10):
+    for lab in (3, 4, 6, 7, 8, 9, 10, 11):
         module = importlib.import_module(f"{__package__}.graders.lab{lab:02d}")
         GRADERS[lab] = module.GRADERS
         LAB_NEEDS[lab] = module.NEEDS
