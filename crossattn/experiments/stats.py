@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["SeedSummary", "summarise", "curve_band", "ranges_overlap", "inside_band", "permutation_p_value",
-           "detectable_shift", "sign_flip_p_value", "sign_flip_interval", "paired_power", "shift_for_power"]
+           "detectable_shift", "sign_flip_p_value", "sign_flip_interval", "paired_power", "shift_for_power",
+           "POWER_DRAWS"]
 
 #: The exact paired test enumerates 2**n sign patterns: at most this many pairs.
 MAX_PAIRS = 20
@@ -192,7 +193,9 @@ def sign_flip_interval(differences: Sequence[float], alpha: float = 0.05) -> tup
 
     It holds every shift δ that the test would not reject: p(differences − δ) ≥ alpha. A true mean
     difference outside it is excluded at that level; one inside it is compatible with the data. The
-    two ends are found by bisection, each to within a millionth of the differences' range.
+    test of 0 needs only exchangeability; the interval also assumes a shift model: the differences
+    are symmetric about their true mean Δ, so that the test applies to differences − Δ. The two ends
+    are found by bisection, each to within a millionth of the differences' range.
     """
     d = _differences(differences)
     if not 0 < alpha < 1:
@@ -217,14 +220,20 @@ def sign_flip_interval(differences: Sequence[float], alpha: float = 0.05) -> tup
     return ends[0], ends[1]
 
 
-def paired_power(differences: Sequence[float], shift: float, alpha: float = 0.05, draws: int = 200,
+#: Simulated experiments per power estimate. With 200 the power at the "80 %" shift, re-measured with 8000
+#: independent draws, was 0.74–0.80 on chapter 7's data; with 2000 it is 0.80–0.82 (Monte-Carlo error ≈ 0.009).
+POWER_DRAWS = 2000
+
+
+def paired_power(differences: Sequence[float], shift: float, alpha: float = 0.05, draws: int = POWER_DRAWS,
                  seed: int = 0) -> float:
     """How often :func:`sign_flip_p_value` < alpha for a true mean shift ``shift``, simulated with the observed spread.
 
     Each draw takes as many differences as were observed, resampled with replacement from the
     observed differences centred on 0 (the seeds' scatter with no effect), adds ``shift``, and runs
     the exact test. The answer is the fraction of ``draws`` that reject: the power of a design with
-    this many pairs and this spread. Fixed ``seed``: the same resamples for every shift.
+    this many pairs and this spread. Fixed ``seed``: the same resamples for every shift. It assumes
+    that an effect shifts every difference alike and leaves their spread as observed.
     """
     d = _differences(differences)
     if not 0 < alpha < 1:
@@ -239,8 +248,8 @@ def paired_power(differences: Sequence[float], shift: float, alpha: float = 0.05
     return float(np.mean(p < alpha))
 
 
-def shift_for_power(differences: Sequence[float], power: float = 0.8, alpha: float = 0.05, draws: int = 200,
-                    seed: int = 0) -> float:
+def shift_for_power(differences: Sequence[float], power: float = 0.8, alpha: float = 0.05,
+                    draws: int = POWER_DRAWS, seed: int = 0) -> float:
     """The smallest mean shift that a design with this many pairs and this spread detects with ``power``.
 
     Found by bisection on :func:`paired_power` (same resamples at every shift), to within a
