@@ -61,7 +61,9 @@ EXERCISES = (
             "swapped_grid": "the grid is {rows} rows by {cols} columns: reshape to (B, rows, cols).",
         },
         fallbacks={"wrong": "the map of word j: weights[:, :, :, j] averaged over the heads, divided by its sum over "
-                            "the P positions, reshaped to (B, rows, cols) row by row."},
+                            "the P positions, reshaped to (B, rows, cols) row by row. In that order: average the "
+                            "heads first, then divide once; dividing each head by its own sum first gives every "
+                            "head the same say, whatever weight it gave the word."},
     ),
     Exercise(
         id="9.4", function="sample_cached", checker="check_sample_cached",

@@ -83,7 +83,9 @@ EXERCISES = (
             "float": FLOAT.replace("{what}", "FLOPs"),
         },
         fallbacks={"wrong": "for {args} expected {want}. Per layer: self-attention 8·d² (W_Q, W_K, W_V, W_O) + 4·d "
-                            "per key read, the MLP 4·d·d_ff, and for 'cross-attention' 4·d² (W_Q, W_O) + 4·n·d."},
+                            "per key read, the MLP 4·d·d_ff, and for 'cross-attention' 4·d² (W_Q, W_O) + 4·n·d. The "
+                            "cross-attention's W_K and W_V act on the source, once, at step 0: the new token pays "
+                            "neither at step t."},
         plumbing={**COUNT_PLUMBING, "bad_wiring": "`{name}` must refuse a wiring it does not know with a ValueError "
                                                   "(raise ValueError(...) for {wiring!r}), got {got}."},
     ),

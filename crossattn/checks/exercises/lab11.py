@@ -30,8 +30,10 @@ EXERCISES = (
                       "lead to expensive cells later; fill the table of cheapest totals first, then walk back.",
         },
         fallbacks={"not_cheapest": "your path is a valid monotone path, but it costs {got:.4f} and the cheapest "
-                                   "costs {want:.4f}. total[i, j] = cost[i, j] + min(total[i−1, j−1], total[i−1, j], "
-                                   "total[i, j−1])."},
+                                   "costs {want:.4f}. Check both halves: the table, total[i, j] = cost[i, j] + "
+                                   "min(total[i−1, j−1], total[i−1, j], total[i, j−1]); and the walk back, which "
+                                   "steps each time to the predecessor with the smallest TOTAL, not the smallest "
+                                   "cost of a single cell."},
         plumbing={"not_pairs": PATH + "got shape {shape}."},
     ),
     Exercise(
