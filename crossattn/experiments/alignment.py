@@ -33,7 +33,7 @@ from .diagnostics import cross_attention_weights
 
 __all__ = [
     "SpeechConfig", "Utterance", "SyntheticSpeech", "AlignmentConfig", "train_transcriber", "attention_maps",
-    "timestamps", "CONTROLS", "boundary_error", "choose_heads", "AlignmentResult", "evaluate", "run",
+    "timestamps", "CONTROLS", "boundary_error", "paired_gap", "choose_heads", "AlignmentResult", "evaluate", "run",
 ]
 
 
@@ -226,6 +226,29 @@ def boundary_error(predicted: np.ndarray, utterance: Utterance) -> float:
     if len(truth) < 2:
         raise ValueError("an utterance of one word has no boundary to time")
     return float(np.abs(predicted[1:] - truth[1:]).mean())
+
+
+def paired_gap(errors: np.ndarray, baseline: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:
+    """Mean of ``errors − baseline`` over utterances, with its normal-approximation interval: (mean, low, high).
+
+    ``errors`` and ``baseline``: one error per utterance (shape (U,)), measured on the same utterances, so
+    the difference is paired. The interval (z = 1.96: 95 %) is mean ± z · sd / √U, which leans on the
+    central limit theorem: fine for a few hundred utterances, not for a handful. It describes the
+    utterances of one trained model; another training seed is another model, and its gap can differ
+    by more than this interval's width.
+    """
+    e, b = np.asarray(errors, dtype=float), np.asarray(baseline, dtype=float)
+    if e.ndim != 1 or e.shape != b.shape:
+        raise ValueError(f"errors and baseline must be 1-D of the same length, got shapes {e.shape} and {b.shape}")
+    if e.size < 2:
+        raise ValueError(f"an interval needs at least 2 utterances, got {e.size}")
+    if not (np.all(np.isfinite(e)) and np.all(np.isfinite(b))):
+        raise ValueError("errors and baseline must be finite numbers")
+    if not (np.isfinite(z) and z > 0):
+        raise ValueError(f"z must be a positive number, got {z!r}")
+    d = e - b  # (U,)
+    half = z * float(d.std(ddof=1)) / np.sqrt(d.size)
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
 
 
 def choose_heads(model: EncoderDecoder, utterances: list[Utterance], n_heads: int) -> list[tuple[int, int]]:

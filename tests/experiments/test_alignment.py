@@ -9,6 +9,7 @@ from crossattn.experiments.alignment import (
     Utterance,
     boundary_error,
     equal_split,
+    paired_gap,
     timestamps,
 )
 from crossattn.nn.tokens import EOS, FIRST_SYMBOL
@@ -57,6 +58,18 @@ def test_timestamps_read_a_planted_alignment_and_the_controls_break_it():
     assert boundary_error(equal_split(3, 12), u) == pytest.approx(1.0)  # starts 0, 4, 8
 
 
+def test_paired_gap_is_the_mean_difference_with_a_normal_interval():
+    errors, baseline = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.5, 1.5, 2.5, 2.5])
+    mean, low, high = paired_gap(errors, baseline)  # differences -0.5, 0.5, 0.5, 1.5: sd 0.8165
+    assert mean == pytest.approx(0.5)
+    assert high - mean == pytest.approx(mean - low) == pytest.approx(1.96 * np.sqrt(2 / 3) / 2)
+    # paired: a shared per-utterance offset leaves the gap and its interval unchanged
+    offset = np.array([10.0, -3.0, 7.0, 0.0])
+    assert paired_gap(errors + offset, baseline + offset) == pytest.approx((mean, low, high))
+    # the opposite comparison flips the sign
+    assert paired_gap(baseline, errors) == pytest.approx((-mean, -high, -low))
+
+
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="noise"):
         SpeechConfig(noise=1.0)
@@ -66,5 +79,11 @@ def test_bad_input_raises():
         timestamps(np.zeros((1, 1, 2, 3)), [(0, 0)], "columns")
     with pytest.raises(ValueError, match="rng"):
         timestamps(np.zeros((1, 1, 2, 3)), [(0, 0)], "rows")
+    with pytest.raises(ValueError, match="same length"):
+        paired_gap(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_gap(np.zeros(1), np.zeros(1))
+    with pytest.raises(ValueError, match="finite"):
+        paired_gap(np.array([0.0, np.nan]), np.zeros(2))
     with pytest.raises(ValueError, match="predicted"):
         boundary_error(np.array([0]), Utterance([0, 0], [3, 4], [0, 1]))
