@@ -15,8 +15,9 @@ def pytest_collection_modifyitems(config, items):
     Each test file goes to one worker, so a lab's nbval cells share one kernel and a module's fixtures run
     once. The website build comes first, with the site tests that need only its files; then the
     second-configuration runs (tens of seconds per lab or page, in two files, one per worker), then the
-    rest, and the browser tests last. Had the browser tests started at once too, their worker would have
-    waited for the build's lock for minutes (measured: 4 of CI's 12 minutes), doing nothing.
+    rest in collection order, the browser tests among them. Had the browser tests started at once too,
+    their worker would have waited minutes for the build's lock, doing nothing. The order holds because
+    pyproject's addopts say ``--no-loadscope-reorder`` (xdist otherwise sorts files by their item count).
 
     (Not ``--dist loadgroup``: under pytest 9 the group suffix pytest-xdist 3.8 writes into
     ``item._nodeid`` no longer reaches ``item.nodeid``, so groups silently fall apart and a lab's cells
@@ -25,9 +26,7 @@ def pytest_collection_modifyitems(config, items):
 
     def weight(item):
         path = str(item.path)
-        if path.endswith("/tests/site/test_browser.py"):
-            return 3
-        if "/tests/site/" in path:
+        if path.endswith("/tests/site/test_site.py"):
             return 0
         if item.get_closest_marker("second_config"):
             return 1
