@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from crossattn.checks import (
+    CheckFailed,
     check_guided_velocity,
     check_image_reads_text,
     check_sample_cached,
@@ -58,6 +59,11 @@ def reads_keys_as_values(x, s, w_q, w_k, w_v):
 def reads_no_softmax(x, s, w_q, w_k, w_v):
     q, k, v = x @ w_q, s @ w_k, s @ w_v
     return q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1]) @ v
+
+
+def reads_with_dot_T(x, s, w_q, w_k, w_v):
+    q, k, v = x @ w_q, s @ w_k, s @ w_v
+    return torch.softmax(q @ k.T / math.sqrt(k.shape[-1]), dim=-1) @ v  # .T of (B, T, d_k) is (d_k, T, B)
 
 
 def reads_mean_of_values(x, s, w_q, w_k, w_v):
@@ -179,6 +185,7 @@ MISTAKES = {
         "by_d_model": reads_by_d_model,
         "keys_as_values": reads_keys_as_values,
         "no_softmax": reads_no_softmax,
+        "batched_transpose": reads_with_dot_T,
         "wrong": reads_mean_of_values,
     },
     "9.2": {
@@ -237,3 +244,13 @@ def test_numpy_answers_are_accepted_for_the_map_and_the_guidance(capsys):
         return np.asarray(v_null) + w * (np.asarray(v_prompt) - np.asarray(v_null))
     check_guided_velocity(guided_numpy)
     assert capsys.readouterr().out.startswith("✓")
+
+
+def test_a_crash_on_one_image_too_is_not_called_a_batching_mistake():
+    # the control of "batched_transpose": a function that fails unbatched as well gets the plain crash hint
+    def crashes_always(x, s, w_q, w_k, w_v):
+        return x @ w_k @ s  # (B, P, d_k) @ (B, T, d_model): d_k ≠ T, with or without the batch axis
+
+    with pytest.raises(CheckFailed) as err:
+        check_image_reads_text(crashes_always)
+    assert err.value.key == "crash"

@@ -21,6 +21,9 @@ EXERCISES = (
             "keys_as_values": "you used the keys as values: V = s @ w_v, not s @ w_k.",
             "no_softmax": "you multiplied the raw scores by V: turn them into weights with a softmax over the words "
                           "first.",
+            "batched_transpose": "your function is right on one image but fails on a batch. On a 3-D tensor, `.T` "
+                                 "reverses ALL axes, (B, T, d_k) → (d_k, T, B); swap only the last two: "
+                                 "k.transpose(-2, -1) (or k.mT).",
         },
         fallbacks={"wrong": "O = softmax(Q Kᵀ / √d_k) V with Q = x @ w_q (B, P, d_k), K = s @ w_k (B, T, d_k), "
                             "V = s @ w_v (B, T, d_v), the softmax over the T words."},
