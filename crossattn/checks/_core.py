@@ -47,9 +47,21 @@ def fail(exercise: Exercise, key: str, /, *, lead: str = "", **fields: Any) -> N
     raise CheckFailed(f"{exercise.label}: {text}", exercise=exercise.id, key=key, text=text) from None
 
 
+def _short(a: Any) -> str:
+    """One argument in a crash hint: an array or tensor by its shape, a model by its class, else its repr."""
+    if isinstance(a, np.ndarray):
+        return str(a.shape)
+    if hasattr(a, "shape") and hasattr(a, "dtype"):  # a torch tensor, without importing torch
+        return f"tensor {tuple(a.shape)}"
+    text = repr(a)
+    return text if len(text) <= 40 and "\n" not in text else type(a).__name__
+
+
 def _describe(args: Sequence[Any]) -> str:
-    shapes = [str(np.shape(a)) if isinstance(a, np.ndarray) else repr(a) for a in args]
-    return f"on an input of shape {shapes[0]}" if len(shapes) == 1 else f"on inputs {', '.join(shapes)}"
+    shapes = [_short(a) for a in args]
+    if len(args) == 1 and isinstance(args[0], np.ndarray):
+        return f"on an input of shape {shapes[0]}"
+    return f"on the input {shapes[0]}" if len(shapes) == 1 else f"on inputs {', '.join(shapes)}"
 
 
 def call(fn: Callable[..., Any], *args: Any, exercise: Exercise, inputs: str | None = None) -> Any:

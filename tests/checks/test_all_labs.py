@@ -230,3 +230,18 @@ def test_a_debug_print_to_stderr_or_a_warning_costs_no_point(capfd):
         check_softmax(wrong)
     out, err = capfd.readouterr()
     assert err == "" and "debug" in out
+
+
+# ---------------------------------------------------------------------------- a crash
+
+
+def _crashes(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("ex", EXERCISES)
+def test_a_crash_gets_a_short_hint_naming_the_error(ex):
+    # found by a newcomer's `k.T` in lab 4: the hint printed every input tensor in full, a screen of numbers
+    err = raised(ex, _crashes)
+    assert err.exercise == ex.id and "RuntimeError: boom" in str(err)
+    assert len(str(err).splitlines()) <= 3 and len(str(err)) <= 700, str(err)
