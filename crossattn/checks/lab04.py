@@ -19,6 +19,7 @@ from torch import Tensor
 from ..nn.data import PAD
 from ..nn.layers import MultiheadAttention
 from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from ._torch_habits import watch
 from .registry import Exercise, exercise
 
 __all__ = ["check_causal_mask", "check_cross_mask", "check_cross_attention", "check_honest_loss",
@@ -28,12 +29,18 @@ __all__ = ["check_causal_mask", "check_cross_mask", "check_cross_attention", "ch
 def _call(fn: Callable, *args: Any, exercise: Exercise, crash_hint: str = "") -> Any:
     """Call the student's function on copies of tensor arguments; a crash gets the hint ``crash_hint``."""
     copies = [a.clone() if isinstance(a, Tensor) else a for a in args]
-    try:
-        return call(fn, *copies, exercise=exercise)
-    except CheckFailed as err:
-        if crash_hint and err.key == "crash":
-            fail(exercise, crash_hint, lead=f"{err.text}\n  Hint: ")
-        raise
+    with watch() as habits:
+        try:
+            return call(fn, *copies, exercise=exercise)
+        except CheckFailed as err:
+            if err.key == "crash":
+                for key, seen in (("view_after_transpose", habits.view_after_transpose),
+                                  ("batched_transpose", habits.batched_transpose)):
+                    if seen and key in exercise.hints:
+                        fail(exercise, key, lead=f"{err.text}\n  Hint: ")
+            if crash_hint and err.key == "crash":
+                fail(exercise, crash_hint, lead=f"{err.text}\n  Hint: ")
+            raise
 
 
 def _bool_tensor(got: Any, ex: Exercise) -> Tensor:
@@ -156,6 +163,8 @@ def _variants(attn: MultiheadAttention, y: Tensor, memory: Tensor, mask: Tensor 
             "bad_split": run(bad_split, bad_k, bad_v, scale, mask),
             "softmax_queries": run(q, k, v, scale, mask, dim=-2),
         }
+        _, w = run(q, k, v, scale, mask)  # the right weights (B, h, m, n)
+        out["merge_no_transpose"] = (attn.w_o((w @ v).reshape(B, m, D)), w)  # (B, h, m, dh) read as (B, m, D)
         if mask is not None:
             out["no_mask"] = run(q, k, v, scale, None)
             out["inverted_mask"] = run(q, k, v, scale, mask, fill_where_true=True)

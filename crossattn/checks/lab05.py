@@ -18,6 +18,7 @@ from torch import Tensor
 from ..nn.cache import KVCache
 from ..nn.layers import MultiheadAttention
 from ._core import CheckFailed, call, close, diagnose, expect_shape, fail, passed
+from ._torch_habits import watch
 from .registry import Exercise, exercise
 
 __all__ = [
@@ -50,14 +51,19 @@ def _call(fn: Callable, *args: Any, exercise: Exercise, where: str = "") -> Any:
     if not callable(fn):
         fail(exercise, "not_function", type=type(fn).__name__)
     name = getattr(fn, "__name__", "your function")
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    except NotImplementedError:
-        fail(exercise, "stub", name=name)
-    except Exception as err:  # noqa: BLE001 - any crash of student code becomes a hint
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        fail(exercise, "crash", name=name, inputs=f"with ({_describe(args)}){where}", error=f"{type(err).__name__}: {first}")
+    with watch() as habits:
+        try:
+            with torch.no_grad():
+                return fn(*args)
+        except NotImplementedError:
+            fail(exercise, "stub", name=name)
+        except Exception as err:  # noqa: BLE001 - any crash of student code becomes a hint
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            fields = dict(name=name, inputs=f"with ({_describe(args)}){where}", error=f"{type(err).__name__}: {first}")
+            if habits.batched_transpose and "batched_transpose" in exercise.hints:
+                lead = f"{exercise.hint('crash', **fields)}. "  # one line, as every hint of lab 5
+                fail(exercise, "batched_transpose", lead=lead)
+            fail(exercise, "crash", **fields)
 
 
 def _attention(seed: int) -> MultiheadAttention:

@@ -334,6 +334,24 @@ def cross_merged_without_transpose(attn, y, memory, mask):
     return attn.w_o((weights @ v).reshape(B, m, d_model)), weights  # (B, h, m, d_head) read as (B, m, ...)
 
 
+def cross_keys_dot_T(attn, y, memory, mask):
+    q, k, v = _heads(attn.w_q(y), attn.h), _heads(attn.w_k(memory), attn.h), _heads(attn.w_v(memory), attn.h)
+    scores = q @ k.T / math.sqrt(attn.d_head)  # k.T of (B, h, n, d_head) is (d_head, n, h, B)
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+    return _finish(attn, weights, v, *y.shape[:2]), weights
+
+
+def cross_heads_merged_with_view(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, math.sqrt(attn.d_head))
+    B, m, d_model = y.shape
+    return attn.w_o((weights @ v).transpose(1, 2).view(B, m, d_model)), weights  # transposed: not viewable
+
+
+def cross_adds_residual(attn, y, memory, mask):
+    weights, v = _heads_weights(attn, y, memory, mask, math.sqrt(attn.d_head))
+    return _finish(attn, weights, v, *y.shape[:2]) + y, weights  # the layer adds the residual, not the attention
+
+
 # ---------------------------------------------------------------------------- 4.4 honest loss
 
 
@@ -505,7 +523,10 @@ MISTAKES = {
         "no_mask": cross_ignores_mask,
         "inverted_mask": cross_inverted_mask,
         "wrong_weights": cross_divided_by_d_head,
-        "wrong_out": cross_merged_without_transpose,
+        "batched_transpose": cross_keys_dot_T,
+        "view_after_transpose": cross_heads_merged_with_view,
+        "merge_no_transpose": cross_merged_without_transpose,
+        "wrong_out": cross_adds_residual,
     },
     "4.4": {
         "not_scalar": honest_array,

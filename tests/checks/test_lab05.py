@@ -228,6 +228,21 @@ def self_step_squeezed(attn, x_new, cache):
 
 
 # Exercise 5.3: cross_attention_step(attn, x_new, cache, s, mask) -> (B, 1, d_model)
+def self_step_keys_dot_T(attn, x_new, cache):
+    q = _heads(attn, attn.w_q(x_new))
+    k, v = cache.append(*attn.project_kv(x_new))
+    w = torch.softmax(q @ k.T / math.sqrt(attn.d_head), dim=-1)  # k.T of (B, h, t, d_head) is (d_head, t, h, B)
+    return attn.w_o(_merge(attn, w @ v))
+
+
+def cross_step_keys_dot_T(attn, x_new, cache, s, mask):
+    if cache.k is None:
+        cache.store(*attn.project_kv(s))
+    q = _heads(attn, attn.w_q(x_new))
+    scores = (q @ cache.k.T / math.sqrt(attn.d_head)).masked_fill(~mask, float("-inf"))  # k.T: all axes reversed
+    return attn.w_o(_merge(attn, torch.nan_to_num(torch.softmax(scores, dim=-1)) @ cache.v))
+
+
 def _cross(attn, x_new, k, v, mask, scale=None):
     q = _heads(attn, attn.w_q(x_new))
     s = q @ k.transpose(-2, -1) / math.sqrt(attn.d_head if scale is None else scale)
@@ -525,6 +540,7 @@ MISTAKES = {
     },
     "5.2": {
         "width_concat": self_step_appends_along_width,
+        "batched_transpose": self_step_keys_dot_T,
         "appends_twice": self_step_appends_twice,
         "returns_tuple": self_step_returns_weights_too,
         "not_tensor": self_step_returns_numpy,
@@ -544,6 +560,7 @@ MISTAKES = {
     },
     "5.3": {
         "uses_append": cross_step_uses_append,
+        "batched_transpose": cross_step_keys_dot_T,
         "appends_source": cross_step_appends_to_cross_cache,
         "returns_tuple": cross_step_returns_weights_too,
         "not_tensor": cross_step_returns_numpy,
@@ -674,3 +691,15 @@ def test_the_cross_checker_leaves_no_hooks_behind(solutions):
     finally:
         ch05._attention = original
     assert made and all(not a.w_k._forward_hooks and not a.w_v._forward_hooks for a in made)
+
+
+def test_a_crash_without_dot_T_keeps_the_plain_crash_hint():
+    """The control of "batched_transpose": a step that crashes for another reason is not called a `.T` mistake."""
+    def step_crashes(attn, x_new, cache):
+        q = _heads(attn, attn.w_q(x_new))
+        k, v = cache.append(*attn.project_kv(x_new))
+        return attn.w_o(_merge(attn, torch.softmax(q @ k, dim=-1) @ v))  # no transpose at all: d_head ≠ t
+
+    with pytest.raises(CheckFailed) as info:
+        check_self_attention_step(step_crashes)
+    assert info.value.key == "crash"

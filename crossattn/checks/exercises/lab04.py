@@ -100,6 +100,13 @@ EXERCISES = (
                        "softmax.",
             "inverted_mask": "your mask is used inverted: True means 'may attend', so fill the scores where the "
                              "mask is FALSE (~mask) with -inf.",
+            "batched_transpose": "On a 4-D tensor `.T` reverses ALL axes, (B, h, n, d_head) -> (d_head, n, h, B). "
+                                 "Swap only the last two: k.transpose(-2, -1) (or k.mT).",
+            "view_after_transpose": "after .transpose(1, 2) the heads are no longer in one block of memory, so "
+                                    ".view cannot merge them. Use .reshape(B, m, d_model) (or .contiguous().view).",
+            "merge_no_transpose": "weights are right but out is not: you merged (B, h, m, d_head) straight into "
+                                  "(B, m, d_model), which mixes heads and positions. Move the heads back first, "
+                                  ".transpose(1, 2) -> (B, m, h, d_head), then reshape and apply attn.w_o.",
         },
         fallbacks={
             "wrong_weights": "weights must equal softmax(Q Kᵀ/√d_head) with Q from x and K, V from memory, and out "

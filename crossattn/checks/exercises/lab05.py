@@ -53,6 +53,8 @@ EXERCISES = (
         allowed=("crossattn.nn.layers.MultiheadAttention.project_kv", "crossattn.nn.cache.KVCache.append"),
         solved_by=("crossattn.nn.layers.MultiheadAttention.forward", "crossattn.nn.layers.DecoderLayer.forward"),
         hints={
+            "batched_transpose": "On a 4-D tensor `.T` reverses ALL axes, (B, h, t, d_head) -> (d_head, t, h, B). "
+                                 "Swap only the last two: k.transpose(-2, -1) (or k.mT).",
             "width_concat": "your cache's K is {shape}: you concatenated along the width. Cached rows are "
                             "positions: concatenate along dim=-2 (cache.append does this).",
             "appends_twice": "at step {t} your function grew the cache from {before} to {after} rows, expected "
@@ -90,6 +92,8 @@ EXERCISES = (
         allowed=("crossattn.nn.layers.MultiheadAttention.project_kv", "crossattn.nn.cache.KVCache.store"),
         solved_by=("crossattn.nn.layers.MultiheadAttention.forward", "crossattn.nn.layers.DecoderLayer.forward"),
         hints={
+            "batched_transpose": "On a 4-D tensor `.T` reverses ALL axes, (B, h, n, d_head) -> (d_head, n, h, B). "
+                                 "Swap only the last two: k.transpose(-2, -1) (or k.mT).",
             "uses_append": "you called append() on the cross-attention cache, which refused. A static cache is "
                            "filled with store(), never append(): at the first step (cache.k is None) call "
                            "cache.store(k, v) once; append() is for the growing self-attention cache.",
