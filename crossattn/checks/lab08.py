@@ -173,7 +173,12 @@ def check_retrieve(retrieve: Callable) -> None:
     ex = exercise("8.2")
     outputs = []
     for question, corpus, k in _CASES:
-        got = call(retrieve, list(question), [list(p) for p in corpus], k, exercise=ex)
+        try:
+            got = call(retrieve, list(question), [list(p) for p in corpus], k, exercise=ex)
+        except CheckFailed as err:
+            if err.key == "crash" and _runs_without_absent_word(retrieve, question, corpus, k):
+                fail(ex, "absent_word_crash", lead=f"{err.text}\n  Hint: ")
+            raise
         arr = as_array(got, ex)
         if arr.ndim == 1 and len(arr) == len(corpus) and arr.dtype.kind == "f":
             fail(ex, "scores")
@@ -211,6 +216,15 @@ def check_retrieve(retrieve: Callable) -> None:
     if np.allclose(picked, np.sort(scores)[:k]):
         fail(ex, "lowest")
     fail(ex, "other_ranking", k=k, want=want.tolist(), got=arr.tolist())
+
+
+def _runs_without_absent_word(retrieve: Callable, question: list[int], corpus: list[list[int]], k: int) -> bool:
+    """Does ``retrieve`` run when the question's word 0, which no passage contains, is left out?"""
+    try:
+        retrieve([t for t in question if t != 0], [list(p) for p in corpus], k)
+    except Exception:  # noqa: BLE001 - any failure here only means "not this mistake"
+        return False
+    return True
 
 
 def _variant_ranks(kind: str, question: list[int], corpus: list[list[int]], order: np.ndarray) -> bool:

@@ -174,6 +174,16 @@ def retrieve_no_df_guard(question, passages, k):
     return list(np.argsort(-scores)[:k])
 
 
+def retrieve_divides_by_zero_df(question, passages, k):
+    df = {}
+    for p in passages:
+        for t in set(p):
+            df[t] = df.get(t, 0) + 1
+    scores = [sum(p.count(t) * np.log(len(passages) / df[t]) for t in set(question))  # KeyError: word 0
+              for p in passages]
+    return list(np.argsort(scores)[::-1][:k])
+
+
 def retrieve_no_dedupe(question, passages, k):
     scores = np.zeros(len(passages))
     for t in question:  # a repeated question word counted twice
@@ -465,6 +475,7 @@ MISTAKES = {
         "not_indices": retrieve_one_based,
         "duplicates": retrieve_best_k_times,
         "no_df_guard": retrieve_no_df_guard,
+        "absent_word_crash": retrieve_divides_by_zero_df,
         "no_dedupe": retrieve_no_dedupe,
         "no_idf": retrieve_no_idf,
         "binary_tf": retrieve_binary_tf,
@@ -559,3 +570,13 @@ def test_the_mixing_fallback_hints_without_giving_the_solution_away():
 def test_a_mixing_within_tolerance_of_the_right_values_must_still_have_rank_at_most_l():
     with pytest.raises(CheckFailed, match=r"your matrix has rank 12 > L = 3"):
         check_latent_mixing(mixing_plus_epsilon)
+
+
+def test_a_crash_that_leaving_out_the_absent_word_does_not_cure_keeps_the_plain_crash_hint():
+    """The control of "absent_word_crash": a retriever that crashes on every question is not called that mistake."""
+    def crashes_always(question, passages, k):
+        return sorted(passages)[k][0] / 0
+
+    with pytest.raises(CheckFailed) as info:
+        check_retrieve(crashes_always)
+    assert info.value.key == "crash"

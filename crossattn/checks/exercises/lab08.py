@@ -49,6 +49,9 @@ EXERCISES = (
             "no_df_guard": "a question word that NO passage contains has df = 0, and log(N / 0) = inf; tf = 0 times "
                            "inf is NaN, and NaN scores sort anywhere. Skip such words (they add nothing), e.g. "
                            "np.where(df > 0, np.log(N / np.maximum(df, 1)), 0).",
+            "absent_word_crash": "your function runs once the question's word 0 is left out: word 0 occurs in NO "
+                                 "passage, so its df is 0 (log(N / 0) divides by zero; a dict of df has no entry "
+                                 "for it). Skip such words: they add nothing to any score.",
             "no_dedupe": "a word that occurs twice in the QUESTION counts once: the sum runs over the question's "
                          "distinct words (set(question)).",
             "no_idf": RANKING + "plain counts of matching words give, without weighting them. Multiply each word's "
