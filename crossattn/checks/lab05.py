@@ -54,16 +54,21 @@ def _call(fn: Callable, *args: Any, exercise: Exercise, where: str = "") -> Any:
     with watch() as habits:
         try:
             with torch.no_grad():
-                return fn(*args)
+                out = fn(*args)
         except NotImplementedError:
             fail(exercise, "stub", name=name)
         except Exception as err:  # noqa: BLE001 - any crash of student code becomes a hint
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             fields = dict(name=name, inputs=f"with ({_describe(args)}){where}", error=f"{type(err).__name__}: {first}")
+            lead = f"{exercise.hint('crash', **fields)}. "  # one line, as every hint of lab 5
             if habits.batched_transpose and "batched_transpose" in exercise.hints:
-                lead = f"{exercise.hint('crash', **fields)}. "  # one line, as every hint of lab 5
                 fail(exercise, "batched_transpose", lead=lead)
+            if habits.mask_grew and "mask_turned" in exercise.hints:
+                fail(exercise, "mask_turned", lead=lead, before=habits.mask_grew[0], after=habits.mask_grew[1])
             fail(exercise, "crash", **fields)
+    if habits.mask_grew and "mask_turned" in exercise.hints:  # no right answer grows the scores
+        fail(exercise, "mask_turned", before=habits.mask_grew[0], after=habits.mask_grew[1])
+    return out
 
 
 def _attention(seed: int) -> MultiheadAttention:

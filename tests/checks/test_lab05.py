@@ -243,6 +243,15 @@ def cross_step_keys_dot_T(attn, x_new, cache, s, mask):
     return attn.w_o(_merge(attn, torch.nan_to_num(torch.softmax(scores, dim=-1)) @ cache.v))
 
 
+def cross_step_mask_turned(attn, x_new, cache, s, mask):
+    if cache.k is None:
+        cache.store(*attn.project_kv(s))
+    q = _heads(attn, attn.w_q(x_new))
+    scores = q @ cache.k.transpose(-2, -1) / math.sqrt(attn.d_head)  # (B, h, 1, n)
+    scores = scores.masked_fill(~mask.transpose(-2, -1), float("-inf"))  # mask (B, 1, n, 1): scores (B, h, n, n)
+    return attn.w_o(_merge(attn, torch.nan_to_num(torch.softmax(scores, dim=-1)) @ cache.v))
+
+
 def _cross(attn, x_new, k, v, mask, scale=None):
     q = _heads(attn, attn.w_q(x_new))
     s = q @ k.transpose(-2, -1) / math.sqrt(attn.d_head if scale is None else scale)
@@ -561,6 +570,7 @@ MISTAKES = {
     "5.3": {
         "uses_append": cross_step_uses_append,
         "batched_transpose": cross_step_keys_dot_T,
+        "mask_turned": cross_step_mask_turned,
         "appends_source": cross_step_appends_to_cross_cache,
         "returns_tuple": cross_step_returns_weights_too,
         "not_tensor": cross_step_returns_numpy,

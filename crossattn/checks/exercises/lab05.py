@@ -94,6 +94,9 @@ EXERCISES = (
         hints={
             "batched_transpose": "On a 4-D tensor `.T` reverses ALL axes, (B, h, n, d_head) -> (d_head, n, h, B). "
                                  "Swap only the last two: k.transpose(-2, -1) (or k.mT).",
+            "mask_turned": "masked_fill grew your scores from {before} to {after}: the mask was turned the wrong "
+                           "way. mask (B, 1, 1, n) has the source on its LAST axis, the key axis of the scores: "
+                           "use it as given, scores.masked_fill(~mask, float('-inf')).",
             "uses_append": "you called append() on the cross-attention cache, which refused. A static cache is "
                            "filled with store(), never append(): at the first step (cache.k is None) call "
                            "cache.store(k, v) once; append() is for the growing self-attention cache.",
