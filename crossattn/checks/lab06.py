@@ -8,6 +8,7 @@ student would write it.
 from __future__ import annotations
 
 import copy
+import dis
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -71,6 +72,33 @@ def _gap(attend: Callable, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
     return worst
 
 
+def _reads_global(fn: Callable, name: str) -> bool:
+    """Whether ``fn`` (or a comprehension or function inside it) reads ``name`` as a global, e.g. a notebook's n."""
+    codes = [getattr(fn, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is None:
+            continue
+        if any(ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name for ins in dis.get_instructions(code)):
+            return True
+        codes += [c for c in code.co_consts if hasattr(c, "co_code")]
+    return False
+
+
+def _call_gap(permutation_gap: Callable, attend: Callable, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
+              ex: Exercise) -> float:
+    """The student's gap for ``attend``; a crash from a notebook's n or a tuple index gets its own hint."""
+    try:
+        out = call(permutation_gap, attend, Q, K, V, exercise=ex)
+    except CheckFailed as err:
+        if err.key == "crash" and _reads_global(permutation_gap, "n"):
+            fail(ex, "global_n", lead=f"{err.text}\n  Hint: ", n=len(K))
+        if err.key == "crash" and "too many indices" in err.text:
+            fail(ex, "tuple_index", lead=f"{err.text}\n  Hint: ")
+        raise
+    return _scalar(out, ex, "the largest change")
+
+
 def check_permutation_gap(permutation_gap: Callable) -> None:
     """Exercise 6.1: ``permutation_gap(attend, Q, K, V) -> float``, the largest output change over all source orders."""
     ex = exercise("6.1")
@@ -83,11 +111,11 @@ def check_permutation_gap(permutation_gap: Callable) -> None:
         """The order-aware attention with its output negated: the same largest |change|."""
         return -order_aware(Q, K, V)
 
-    blind = _scalar(call(permutation_gap, _order_blind, Q, K, V, exercise=ex), ex, "the largest change")
+    blind = _call_gap(permutation_gap, _order_blind, Q, K, V, ex)
     if abs(blind) > 1e-9:
         # Over all orders, permuting only K or only V gives the same number for plain attention
         # (A·Pᵀ·V and A·P·V run over the same set); the order-aware attention tells them apart.
-        aware = _scalar(call(permutation_gap, order_aware, Q, K, V, exercise=ex), ex, "the largest change")
+        aware = _call_gap(permutation_gap, order_aware, Q, K, V, ex)
         for value, key in [
             (_gap(order_aware, Q, K, V, "k"), "keys_only"),
             (_gap(order_aware, Q, K, V, "v"), "values_only"),
@@ -98,7 +126,7 @@ def check_permutation_gap(permutation_gap: Callable) -> None:
         fail(ex, "blind_moves", blind=blind)
     want = _gap(order_aware, Q, K, V)
     for attend in (order_aware, flipped):
-        got = _scalar(call(permutation_gap, attend, Q, K, V, exercise=ex), ex, "the largest change")
+        got = _call_gap(permutation_gap, attend, Q, K, V, ex)
         if close(got, want, tol=1e-9):
             continue
         one_p = float(np.abs(attend(Q, K[::-1], V[::-1]) - attend(Q, K, V)).max())

@@ -7,11 +7,13 @@ expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own so
 from __future__ import annotations
 
 import itertools
+import types
 from collections import Counter
 
 import numpy as np
+import pytest
 
-from crossattn.checks import check_permutation_gap
+from crossattn.checks import CheckFailed, check_permutation_gap
 from tests.checks.conventions import named_mistakes_test
 
 # --- named mistakes, one small student-like function each --------------------------------------
@@ -73,6 +75,38 @@ def gap_every_order(attend, Q, K, V):
     base = attend(Q, K, V)
     return [float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())  # one number per order
             for p in itertools.permutations(range(len(K)))]
+
+
+def gap_tuple_index(attend, Q, K, V):
+    base = attend(Q, K, V)
+    n = len(K)
+    return max(float(np.abs(attend(Q, K[p], V[p]) - base).max())  # p a tuple: one index per axis
+               for p in itertools.permutations(range(n)))
+
+
+def _gap_notebook_n(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(n)))  # noqa: F821 - the notebook's n, not len(K)
+
+
+def _gap_notebook_n_and_tuple(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[p], V[p]) - base).max())
+               for p in itertools.permutations(range(n)))  # noqa: F821 - both mistakes at once
+
+
+# Defined in a notebook whose earlier cell set n = 5 (lab 6 does), while the checker's K has 4 rows.
+gap_notebook_n, gap_notebook_n_and_tuple = (
+    types.FunctionType(f.__code__, {**globals(), "n": 5}, f.__name__.lstrip("_"))
+    for f in (_gap_notebook_n, _gap_notebook_n_and_tuple))
+
+
+def gap_one_row_short(attend, Q, K, V):
+    # crashes for another reason (one row too few): the plain crash hint, not a named one
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(K) - 1)))
 
 
 # Exercise 6.2: sinusoidal(length, d_model)
@@ -281,6 +315,8 @@ MISTAKES = {
         "signed": gap_without_abs,
         "one_ordering": gap_one_ordering,
         "compared_itself": (gap_forgot_to_permute, lambda attend, Q, K, V: 0.0),
+        "global_n": (gap_notebook_n, gap_notebook_n_and_tuple),
+        "tuple_index": gap_tuple_index,
         "wrong": gap_mean_change,
     },
     "6.2": {
@@ -335,3 +371,10 @@ def test_the_hard_coded_answer_is_the_lab_s_own():
     from crossattn.experiments.order import multiset_accuracy
 
     assert multiset_hard_coded([]) == multiset_accuracy(_pairs_for_6_4())
+
+
+def test_a_crash_of_another_kind_keeps_the_plain_crash_hint():
+    # the control of global_n and tuple_index: neither a notebook n nor a tuple index, so no named hint
+    with pytest.raises(CheckFailed) as info:
+        check_permutation_gap(gap_one_row_short)
+    assert info.value.key == "crash"

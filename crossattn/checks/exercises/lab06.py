@@ -18,6 +18,11 @@ EXERCISES = (
                       "too.",
             "one_ordering": "you tried one ordering (the reversal). Check them all: "
                             "itertools.permutations(range(n)).",
+            "global_n": "your function reads `n` from the notebook, not from its inputs; the checker's source has "
+                        "{n} rows. Take n from the input: n = K.shape[0] (or len(K)), then "
+                        "itertools.permutations(range(n)).",
+            "tuple_index": "itertools.permutations gives each order as a TUPLE, and NumPy reads K[(2, 0, 3, 1)] as "
+                           "one index per AXIS. Index the rows with a list: p = list(p), then K[p] and V[p].",
             "compared_itself": "an attention that adds position codes to its keys DOES see the order, yet you "
                                "report 0. Did you compare an output with itself?",
             "blind_moves": "for plain cross-attention the output must not change at all (up to ~1e-15) when the "
