@@ -19,7 +19,7 @@ from ..experiments.parameters import count_parameters, kv_tying_saving, predicte
 from ..experiments.stats import permutation_p_value
 from ..nn.layers import MultiheadAttention
 from ..nn.model import ModelConfig
-from ._core import as_array, call, close, diagnose, fail, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, fail, passed
 from .registry import Exercise, exercise
 
 __all__ = ["check_count_parameters", "check_kv_saving", "check_share_kv", "check_seed_band", "check_permutation_p"]
@@ -311,6 +311,17 @@ def _looks_sampled(got: float, want: float, splits: int) -> bool:
     return abs(got - want) < 0.1 and abs(got * splits - round(got * splits)) > 1e-6
 
 
+def _call_p(permutation_p: Callable, x: np.ndarray, y: np.ndarray, ex: Exercise) -> float:
+    """The student's p-value; a crash from indexing with the combination's tuple gets its own hint."""
+    try:
+        out = call(permutation_p, x, y, exercise=ex)
+    except CheckFailed as err:
+        if err.key == "crash" and "too many indices" in err.text:
+            fail(ex, "tuple_index", lead=f"{err.text}\n  Hint: ")
+        raise
+    return _number(out, ex, "a p-value")
+
+
 def check_permutation_p(permutation_p: Callable) -> None:
     """Exercise 7.5: ``permutation_p(a, b) -> float``, the exact two-sided permutation p-value of mean(a) − mean(b)."""
     ex = exercise("7.5")
@@ -324,8 +335,8 @@ def check_permutation_p(permutation_p: Callable) -> None:
     cases = (outlier, (a, b), (b[:4], a), (a, a.copy()))  # outlier; a below b; one-sided the other way; identical
     for x, y in cases:
         want = permutation_p_value(x, y)
-        got = _number(call(permutation_p, x, y, exercise=ex), ex, "a p-value")
-        again = _number(call(permutation_p, x, y, exercise=ex), ex, "a p-value")
+        got = _call_p(permutation_p, x, y, ex)
+        again = _call_p(permutation_p, x, y, ex)
         if not close(got, again, tol=1e-12):
             fail(ex, "not_deterministic", got=got, again=again)
         if close(got, want, tol=1e-9):

@@ -20,6 +20,7 @@ from crossattn.checks import (
     CheckFailed,
     check_count_parameters,
     check_kv_saving,
+    check_permutation_p,
     check_share_kv,
 )
 from tests.checks.conventions import named_mistakes_test
@@ -397,6 +398,22 @@ def p_with_difference(a, b):
     return [_exact_p(a, b), observed]  # the p-value and the difference, as a list
 
 
+def p_tuple_index(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    hits = sum(abs(pooled[g].mean() - np.delete(pooled, g).mean()) >= observed  # g a tuple: one index per axis
+               for g in groups)
+    return hits / len(groups)
+
+
+def p_other_crash(a, b):
+    # crashes for another reason (a mean of an empty group): the plain crash hint, not a named one
+    pooled = np.concatenate([a, b])
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    return sum(pooled[list(g)].mean() > {}.get("observed") for g in groups) / len(groups)
+
+
 MISTAKES = {
     "7.1": {
         "bool": count_checks_instead,
@@ -469,6 +486,7 @@ MISTAKES = {
         "count": p_count,
         "ranks": (p_on_ranks, p_on_average_ranks),
         "sampled": p_seeded_shuffles,
+        "tuple_index": p_tuple_index,
         "wrong": p_z_test,
     },
 }
@@ -576,3 +594,10 @@ def test_the_share_checker_leaves_nothing_shared_between_calls(solutions, capsys
     check_share_kv(solutions["share_kv"])
     check_share_kv(solutions["share_kv"])
     assert capsys.readouterr().out.count("✓") == 2
+
+
+def test_a_p_value_crash_of_another_kind_keeps_the_plain_crash_hint():
+    # the control of tuple_index: a crash that is not NumPy reading a tuple as one index per axis
+    with pytest.raises(CheckFailed) as info:
+        check_permutation_p(p_other_crash)
+    assert info.value.key == "crash"

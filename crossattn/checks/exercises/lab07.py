@@ -164,6 +164,9 @@ EXERCISES = (
             "count": "you returned a count: divide by the number of splits, C({pooled}, {size_a}) = {splits}, to "
                      "get a fraction.",
             "ranks": RANKS,
+            "tuple_index": "itertools.combinations gives each group as a TUPLE of positions, and NumPy reads "
+                           "pooled[(0, 2, 5)] as one index per AXIS. Index with a list, pooled[list(group)], or "
+                           "build a boolean mask from it for the other group.",
         },
         fallbacks={
             "sampled": "a sample of shuffles, even seeded, only estimates p; enumerate the splits: all {splits} of "
