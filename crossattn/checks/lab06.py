@@ -223,7 +223,7 @@ def check_relative_bias(relative_bias: Callable) -> None:
 def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
     """The answer of a known wrong version of multiset_accuracy.
 
-    kind: "no_eos", "full", "uniform", "distinct" (wrong probability), "argmax" (the best guess scored
+    kind: "no_eos", "full", "fixed_k", "uniform", "distinct" (wrong probability), "argmax" (the best guess scored
     0/1 against the actual next token; ``tie`` picks among equally frequent tokens: "first" seen,
     "last" seen, "smallest", "largest"), "per_pair" (the mean of per-pair accuracies) or
     "source_order" (the written tokens removed in source order instead of target order).
@@ -242,6 +242,7 @@ def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
                 right += float(guess == token)
             else:
                 right += {"no_eos": max(live) / k, "full": max(Counter(src).values()) / len(src),
+                          "fixed_k": max(live) / len(src),
                           "uniform": 1 / k, "distinct": 1 / len(live), "per_pair": max(live) / k,
                           "source_order": max(live) / k}[kind]
             remaining[src[t] if kind == "source_order" else token] -= 1
@@ -266,12 +267,20 @@ def check_multiset_accuracy(multiset_accuracy_fn: Callable) -> None:
     """Exercise 6.4: ``multiset_accuracy(pairs) -> float``, the best accuracy from the token multiset alone."""
     ex = exercise("6.4")
     pairs = _pairs_for_6_4()
-    got = _scalar(call(multiset_accuracy_fn, copy.deepcopy(pairs), exercise=ex), ex, "an accuracy between 0 and 1")
+    try:
+        out = call(multiset_accuracy_fn, copy.deepcopy(pairs), exercise=ex)
+    except CheckFailed as err:
+        # k = 0 remaining: the written token removed before its guess, or EOS guessed from an empty multiset
+        if err.key == "crash" and ("ZeroDivisionError" in err.text or "empty" in err.text):
+            fail(ex, "nothing_left", lead=f"{err.text}\n  Hint: ")
+        raise
+    got = _scalar(out, ex, "an accuracy between 0 and 1")
     want = multiset_accuracy(pairs)
     if not close(got, want, tol=1e-9):
         diagnose(np.asarray(got), [
             (_multiset_variant(pairs, "no_eos"), "no_eos"),
             (_multiset_variant(pairs, "full"), "whole_source"),
+            (_multiset_variant(pairs, "fixed_k"), "fixed_k"),
             (_multiset_variant(pairs, "uniform"), "uniform"),
             (_multiset_variant(pairs, "distinct"), "distinct"),
             *[(_multiset_variant(pairs, "argmax", tie), "argmax") for tie in ("first", "last", "smallest", "largest")],

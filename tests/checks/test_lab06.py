@@ -235,6 +235,35 @@ def multiset_whole_source(pairs):
     return _guess_rate(pairs, lambda s, live: max(Counter(s).values()) / len(s))
 
 
+def multiset_divides_by_n(pairs):
+    return _guess_rate(pairs, lambda s, live: max(live.values()) / len(s))  # n, not the k that remain
+
+
+def multiset_removes_before_guessing(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in target:
+            remaining[token] -= 1  # removed before its own guess: nothing left at the last token
+            right += max(remaining.values()) / sum(remaining.values())
+        right += 1.0
+        tokens += len(target) + 1
+    return right / tokens
+
+
+def multiset_guesses_eos_too(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = [*source]
+        for t in range(len(target) + 1):  # one guess too many: the EOS step has an empty multiset
+            counts = Counter(remaining)
+            right += max(counts.values()) / len(remaining)
+            if t < len(target):
+                remaining.remove(target[t])
+        tokens += len(target) + 1
+    return right / tokens
+
+
 def multiset_uniform_guess(pairs):
     return _guess_rate(pairs, lambda s, live: 1 / sum(live.values()))
 
@@ -346,6 +375,8 @@ MISTAKES = {
         "not_scalar": multiset_per_pair,
         "no_eos": multiset_no_eos,
         "whole_source": multiset_whole_source,
+        "fixed_k": multiset_divides_by_n,
+        "nothing_left": (multiset_removes_before_guessing, multiset_guesses_eos_too),
         "uniform": multiset_uniform_guess,
         "distinct": multiset_distinct_guess,
         "argmax": multiset_scores_the_argmax,

@@ -86,6 +86,12 @@ EXERCISES = (
                       "averages over n + 1 tokens per pair.",
             "whole_source": "at each step only the tokens NOT yet written remain: remove the target prefix "
                             "target[:t] from the source multiset before guessing.",
+            "fixed_k": "you divided by the length of the source. Divide by k, the number of tokens still to write "
+                       "(n at the first step, 1 at the last): the best guess is right with probability "
+                       "(its count)/k.",
+            "nothing_left": "k, the number of remaining tokens, reached 0. At step t the decoder has written "
+                            "target[:t], so target[t] is still among the k remaining: guess first, then remove "
+                            "target[t]. The EOS needs no guess: it adds 1.",
             "uniform": "1/k is a uniform guess over the k remaining tokens. The best guess is the MOST FREQUENT "
                        "remaining token, right with probability (its count)/k.",
             "distinct": "1/(number of distinct remaining tokens) is a uniform guess over the kinds of token. The "
