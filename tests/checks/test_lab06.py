@@ -96,10 +96,15 @@ def _gap_notebook_n_and_tuple(attend, Q, K, V):
                for p in itertools.permutations(range(n)))  # noqa: F821 - both mistakes at once
 
 
-# Defined in a notebook whose earlier cell set n = 5 (lab 6 does), while the checker's K has 4 rows.
-gap_notebook_n, gap_notebook_n_and_tuple = (
-    types.FunctionType(f.__code__, {**globals(), "n": 5}, f.__name__.lstrip("_"))
-    for f in (_gap_notebook_n, _gap_notebook_n_and_tuple))
+def _in_notebook(fn, n):
+    """``fn`` defined in a notebook whose cells set the global n (lab 6 sets n = 5 before 6.1, n = 6 after it)."""
+    return types.FunctionType(fn.__code__, {**globals(), "n": n}, fn.__name__.lstrip("_"))
+
+
+# The checker's K has 4 rows. n = 6 for the first, so that the grader's cases (n ≤ 5) never fit it by chance;
+# a real submission is graded without the notebook's globals, where the name n is undefined.
+gap_notebook_n = _in_notebook(_gap_notebook_n, 6)
+gap_notebook_n_and_tuple = _in_notebook(_gap_notebook_n_and_tuple, 5)
 
 
 def gap_one_row_short(attend, Q, K, V):
