@@ -244,6 +244,9 @@ def check_seed_band(seed_band: Callable) -> None:
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail(ex, "not_three", type=type(out).__name__,
              count=f" of {len(out)} items" if isinstance(out, (tuple, list)) else "")
+    for part, which in zip(out, ("mean", "low", "high")):
+        if isinstance(part, tuple) and hasattr(part, "indices"):  # torch's min(dim=...): (values, indices)
+            fail(ex, "torch_values", which=which)
     mean, low, high = (as_array(part, ex, f"the {which}") for part, which in zip(out, ("mean", "low", "high")))
     for arr, which in ((mean, "mean"), (low, "low"), (high, "high")):
         if arr.shape == (seeds,):

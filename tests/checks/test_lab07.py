@@ -306,6 +306,11 @@ def band_keepdims(curves):
     return curves.mean(0, keepdims=True), curves.min(0, keepdims=True), curves.max(0, keepdims=True)
 
 
+def band_torch(curves):
+    c = torch.as_tensor(curves)  # (seeds, points)
+    return c.mean(dim=0), c.min(dim=0), c.max(dim=0)  # min and max with a dim give (values, indices)
+
+
 def band_midrange(curves):
     return (curves.min(0) + curves.max(0)) / 2, curves.min(0), curves.max(0)  # the middle of the band
 
@@ -474,6 +479,7 @@ MISTAKES = {
         "mean_sample_std": band_mean_sample_std,
         "standard_error": band_standard_error,
         "global_extremes": band_global_extremes,
+        "torch_values": band_torch,
         "wrong_mean": band_midrange,
         "wrong_band": band_percentiles,
     },

@@ -131,6 +131,8 @@ EXERCISES = (
                         "one number per point of the curve, shape ({points},).",
             "wrong_shape": "each of mean, low, high must have shape ({points},), one number per point; your {which} "
                            "has shape {shape}.",
+            "torch_values": "your {which} is what torch's .min(dim=0) / .max(dim=0) return, a pair (values, "
+                            "indices): take its .values (NumPy's curves.min(axis=0) gives the values alone).",
             "median": "that is the median; the band's centre line is the mean over seeds (np.mean(curves, axis=0)).",
             "swapped": "low and high are swapped: low is the smallest seed's value (min), high the largest.",
             "mean_std": "mean ± standard deviation " + MEAN_STD,
