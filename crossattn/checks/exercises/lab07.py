@@ -14,9 +14,9 @@ COUNT_WRONG = ("for vocab_size={V}, d_model={d}, d_ff={d_ff}, {Le} encoder and {
                "{got:g}. List the parts: embedding, output projection, per encoder layer (1 attention, "
                "feed-forward, 2 LayerNorms), per decoder layer (2 attentions, feed-forward, 3 LayerNorms), 2 final "
                "LayerNorms.")
-SAVING_WRONG = ("with d_model={d}, {Le} encoder and {Ld} decoder layers tying saves {want}: 4·d_model² at each of "
-                "the {both} depths with both layers, 2·d_model² at each of the {dec_only} decoder-only depths, 0 at "
-                "each of the {enc_only} encoder-only depths.")
+SAVING_WRONG = ("with d_model={d}, {Le} encoder and {Ld} decoder layers tying saves {want} = 4·d_model² × {both} "
+                "(depths with both layers) + 2·d_model² × {dec_only} (decoder-only depths) + 0 × {enc_only} "
+                "(encoder-only depths).")
 MEAN_STD = ("is not the range. The band runs from the LOWEST seed to the HIGHEST at each point (min and max over "
             "axis 0): every seed lies inside it.")
 RANKS = ("use the values themselves, not their ranks: the question is about the difference of the MEANS of the "
