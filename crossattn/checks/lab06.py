@@ -171,6 +171,10 @@ def check_sinusoidal(sinusoidal: Callable) -> None:
             (_interleave(np.sin(_angles(length, d, lambda k: 2 * k / d, start=1)),
                          np.cos(_angles(length, d, lambda k: 2 * k / d, start=1))), "from_one"),
             (np.concatenate([np.sin(right), np.cos(right)], axis=1), "halves"),
+            (_interleave(np.sin(_angles(length, d, lambda k: 4 * k / d)), np.cos(_angles(length, d, lambda k: 4 * k / d))),
+             "twice_2k"),
+            (_interleave(np.sin(_angles(length, d, lambda k: 2 * k // d)),
+                         np.cos(_angles(length, d, lambda k: 2 * k // d))), "int_division"),
             (_interleave(np.sin(_angles(length, d, lambda k: -2 * k / d)),
                          np.cos(_angles(length, d, lambda k: -2 * k / d))), "multiplied"),
         ], ex, "wrong")

@@ -126,6 +126,20 @@ def _pe(length, d_model, exponent, start=0, first=np.sin, second=np.cos, layout=
     return table
 
 
+def sinusoidal_loop_over_even_columns(length, d_model):
+    # the loop of many tutorials: i runs over the even columns and is already 2k, yet the exponent doubles it
+    table = np.zeros((length, d_model))
+    for pos in range(length):
+        for i in range(0, d_model, 2):
+            table[pos, i] = np.sin(pos / 10000 ** (2 * i / d_model))
+            table[pos, i + 1] = np.cos(pos / 10000 ** (2 * i / d_model))
+    return table
+
+
+def sinusoidal_integer_division(length, d_model):
+    return _pe(length, d_model, lambda k, d: 2 * k // d)  # 0 for every k < d/2
+
+
 def sinusoidal_swapped(length, d_model):
     return _pe(length, d_model, lambda k, d: 2 * k / d, first=np.cos, second=np.sin)
 
@@ -362,6 +376,8 @@ MISTAKES = {
         "from_one": sinusoidal_positions_from_one,
         "halves": sinusoidal_halves,
         "multiplied": sinusoidal_multiplied,
+        "twice_2k": sinusoidal_loop_over_even_columns,
+        "int_division": sinusoidal_integer_division,
         "wrong": sinusoidal_base_1000,
     },
     "6.3": {

@@ -50,6 +50,11 @@ EXERCISES = (
             "halves": "you put all the sines first and then all the cosines (some libraries do, e.g. "
                       "tensor2tensor). Here, as in Vaswani et al., they are interleaved: sine in column 2k, cosine "
                       "in column 2k+1.",
+            "twice_2k": "your exponent is 4k/d_model, twice too large. In a loop over the even columns "
+                        "i = 0, 2, 4, ..., the column index i already IS 2k: use pos / 10000^(i/d_model) for both "
+                        "column i and column i + 1, not 10000^(2i/d_model).",
+            "int_division": "2 * k // d_model is INTEGER division: it is 0 for every pair, so all your columns turn "
+                            "at the same speed. Use true division, 2 * k / d_model.",
             "multiplied": "divide the position by 10000^(2k/d_model); you multiplied, so the high columns spin "
                           "fastest.",
         },
