@@ -217,6 +217,7 @@ def check_relative_bias(relative_bias: Callable) -> None:
             (table[off + D - 1], "minus_one"),
             (table[off], "no_shift"),
             (table[(i - j + D) % len(table)], "wraps"),
+            (np.trunc(want), "int_output"),
         ], ex, "wrong")
     passed(ex, "entry (i, j) = table[clip(i − j, −D, D) + D].")
 

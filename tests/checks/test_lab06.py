@@ -228,6 +228,16 @@ def bias_clipped_one_short(table, m, n):
     return table[np.clip(np.arange(m)[:, None] - np.arange(n)[None, :], -(D - 1), D - 1) + D]
 
 
+def bias_into_integer_array(table, m, n):
+    D = _D(table)
+    offsets = np.arange(m)[:, None] - np.arange(n)[None, :]  # (m, n) integers
+    bias = np.zeros_like(offsets)  # an integer array: the table's values are truncated on the way in
+    for i in range(m):
+        for j in range(n):
+            bias[i, j] = table[min(max(offsets[i, j], -D), D) + D]
+    return bias
+
+
 def bias_transposed(table, m, n):
     D = _D(table)
     return table[np.clip(np.arange(m)[None, :] - np.arange(n)[:, None], -D, D) + D]
@@ -390,6 +400,7 @@ MISTAKES = {
         "minus_one": bias_minus_one,
         "no_shift": bias_no_shift,
         "wraps": bias_wraps,
+        "int_output": bias_into_integer_array,
         "wrong": bias_clipped_one_short,
     },
     "6.4": {

@@ -77,6 +77,9 @@ EXERCISES = (
             "minus_one": OFF_BY_ONE + "offset + D − 1.",
             "no_shift": "you forgot to shift by D: offset −D is table[0], offset 0 is table[D]. A negative index "
                         "silently wraps around in NumPy.",
+            "int_output": "your lookup is right, but every entry lost its fractional part: you filled an INTEGER "
+                          "array (np.zeros_like or np.empty_like of the integer offsets makes one). Start from a "
+                          "float array, np.zeros((m, n)), or return table[index] directly.",
             "wraps": "offsets beyond ±D wrapped around the table: clip them to [−D, D] (np.clip) before adding D.",
         },
         fallbacks={"wrong": "entry (i, j) must be table[clip(i − j, −D, D) + D] with D = (len(table) − 1) // 2."},
