@@ -89,12 +89,15 @@ def _call_gap(permutation_gap: Callable, attend: Callable, Q: np.ndarray, K: np.
               ex: Exercise) -> float:
     """The student's gap for ``attend``; a crash from a notebook's n or a tuple index gets its own hint."""
     try:
-        out = call(permutation_gap, attend, Q, K, V, exercise=ex)
+        out = call(permutation_gap, attend, Q, K, V, exercise=ex,
+                   inputs=f"on an attention function, Q {Q.shape}, K {K.shape}, V {V.shape}")
     except CheckFailed as err:
         if err.key == "crash" and _reads_global(permutation_gap, "n"):
             fail(ex, "global_n", lead=f"{err.text}\n  Hint: ", n=len(K))
         if err.key == "crash" and "too many indices" in err.text:
             fail(ex, "tuple_index", lead=f"{err.text}\n  Hint: ")
+        if err.key == "crash" and "could not be broadcast" in err.text:  # K[p] shorter than the attention's table
+            fail(ex, "rows_lost", lead=f"{err.text}\n  Hint: ", n=len(K))
         raise
     return _scalar(out, ex, "the largest change")
 

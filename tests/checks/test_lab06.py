@@ -107,11 +107,23 @@ gap_notebook_n = _in_notebook(_gap_notebook_n, 6)
 gap_notebook_n_and_tuple = _in_notebook(_gap_notebook_n_and_tuple, 5)
 
 
+def gap_orders_of_the_queries(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(Q))))  # m orders of m rows: K[p] loses a source row
+
+
 def gap_one_row_short(attend, Q, K, V):
-    # crashes for another reason (one row too few): the plain crash hint, not a named one
     base = attend(Q, K, V)
     return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
                for p in itertools.permutations(range(len(K) - 1)))
+
+
+def gap_transposed_queries(attend, Q, K, V):
+    # crashes for another reason (Q.T inside the attention): the plain crash hint, not a named one
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q.T, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(K))))
 
 
 # Exercise 6.2: sinusoidal(length, d_model)
@@ -375,6 +387,7 @@ MISTAKES = {
         "compared_itself": (gap_forgot_to_permute, lambda attend, Q, K, V: 0.0),
         "global_n": (gap_notebook_n, gap_notebook_n_and_tuple),
         "tuple_index": gap_tuple_index,
+        "rows_lost": (gap_orders_of_the_queries, gap_one_row_short),
         "wrong": gap_mean_change,
     },
     "6.2": {
@@ -437,7 +450,7 @@ def test_the_hard_coded_answer_is_the_lab_s_own():
 
 
 def test_a_crash_of_another_kind_keeps_the_plain_crash_hint():
-    # the control of global_n and tuple_index: neither a notebook n nor a tuple index, so no named hint
+    # the control of global_n, tuple_index and rows_lost: a crash none of them explains, so no named hint
     with pytest.raises(CheckFailed) as info:
-        check_permutation_gap(gap_one_row_short)
+        check_permutation_gap(gap_transposed_queries)
     assert info.value.key == "crash"

@@ -23,6 +23,9 @@ EXERCISES = (
                         "itertools.permutations(range(n)).",
             "tuple_index": "itertools.permutations gives each order as a TUPLE, and NumPy reads K[(2, 0, 3, 1)] as "
                            "one index per AXIS. Index the rows with a list: p = list(p), then K[p] and V[p].",
+            "rows_lost": "the position-aware attention adds a code to each of the {n} rows of K, and your K[p] had "
+                         "fewer rows: an ordering p must list every source row. Loop over "
+                         "itertools.permutations(range(n)) with n = K.shape[0] (not len(Q), which is m).",
             "compared_itself": "an attention that adds position codes to its keys DOES see the order, yet you "
                                "report 0. Did you compare an output with itself?",
             "blind_moves": "for plain cross-attention the output must not change at all (up to ~1e-15) when the "
