@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -288,7 +289,9 @@ def _ranks(x: np.ndarray, average_ties: bool) -> np.ndarray:
 
 
 def _p_variant(a: np.ndarray, b: np.ndarray, *, signed: bool = False, strict: bool = False, sums: bool = False,
-               count_only: bool = False, ranks: str | None = None) -> float:
+               count_only: bool = False, ranks: str | None = None, other: str = "position") -> float:
+    """The p-value of a known wrong version; ``other`` builds the second group by "position" (right), or by value:
+    "unique" (np.setdiff1d of the numbers) or "not_in" (every number not among the first group's numbers)."""
     pooled = np.concatenate([a, b])
     if ranks is not None:  # the test run on the ranks of the numbers instead of the numbers
         pooled = _ranks(pooled, average_ties=ranks == "average")
@@ -303,7 +306,11 @@ def _p_variant(a: np.ndarray, b: np.ndarray, *, signed: bool = False, strict: bo
     for group in itertools.combinations(range(pooled.size), a.size):
         mask = np.zeros(pooled.size, dtype=bool)
         mask[list(group)] = True
-        s = stat(pooled[mask], pooled[~mask])
+        rest = {"position": lambda: pooled[~mask], "unique": lambda: np.setdiff1d(pooled, pooled[mask]),
+                "not_in": lambda: np.array([v for v in pooled if v not in pooled[mask]])}[other]()
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # by value, the other group can be empty
+            warnings.simplefilter("ignore")
+            s = stat(pooled[mask], rest)
         hits += (s > observed) if strict else (s >= observed)
         total += 1
     return float(hits) if count_only else hits / total
@@ -349,6 +356,7 @@ def check_permutation_p(permutation_p: Callable) -> None:
             (_p_variant(x, y, signed=True), "one_sided"),
             (_p_variant(x, y, strict=True), "strict"),
             (_p_variant(x, y, sums=True), "sums"),
+            *((_p_variant(x, y, other=other), "by_value") for other in ("unique", "not_in")),
             (_p_variant(x, y, count_only=True), "count", {"pooled": x.size + y.size, "size_a": x.size}),
             *((on_ranks, "ranks", {"on_ranks": on_ranks})
               for on_ranks in (_p_variant(x, y, ranks="average"), _p_variant(x, y, ranks="ordinal"))),

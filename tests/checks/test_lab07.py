@@ -412,6 +412,29 @@ def p_tuple_index(a, b):
     return hits / len(groups)
 
 
+def p_rest_by_setdiff(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    hits = 0
+    for g in groups:
+        first = pooled[list(g)]
+        rest = np.setdiff1d(pooled, first)  # by value: repeated numbers drop out
+        hits += abs(first.mean() - rest.mean()) >= observed
+    return hits / len(groups)
+
+
+def p_rest_not_in(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(pooled, len(a)))  # combinations of the numbers themselves
+    hits = 0
+    for g in groups:
+        rest = [v for v in pooled if v not in g]  # by value: a number in both groups leaves the second
+        hits += abs(np.mean(g) - np.mean(rest)) >= observed
+    return hits / len(groups)
+
+
 def p_other_crash(a, b):
     # crashes for another reason (a mean of an empty group): the plain crash hint, not a named one
     pooled = np.concatenate([a, b])
@@ -493,6 +516,7 @@ MISTAKES = {
         "ranks": (p_on_ranks, p_on_average_ranks),
         "sampled": p_seeded_shuffles,
         "tuple_index": p_tuple_index,
+        "by_value": (p_rest_by_setdiff, p_rest_not_in),
         "wrong": p_z_test,
     },
 }
