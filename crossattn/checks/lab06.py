@@ -231,10 +231,11 @@ def check_relative_bias(relative_bias: Callable) -> None:
 def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
     """The answer of a known wrong version of multiset_accuracy.
 
-    kind: "no_eos", "full", "fixed_k", "uniform", "distinct" (wrong probability), "argmax" (the best guess scored
-    0/1 against the actual next token; ``tie`` picks among equally frequent tokens: "first" seen,
-    "last" seen, "smallest", "largest"), "per_pair" (the mean of per-pair accuracies) or
-    "source_order" (the written tokens removed in source order instead of target order).
+    kind: "no_eos", "eos_uncounted" (its 1 added, its token not counted), "full", "fixed_k", "uniform",
+    "distinct" (wrong probability), "argmax" (the best guess scored 0/1 against the actual next token;
+    ``tie`` picks among equally frequent tokens: "first" seen, "last" seen, "smallest", "largest"),
+    "per_pair" (the mean of per-pair accuracies) or "source_order" (the written tokens removed in source
+    order instead of target order).
     """
     scores = []  # (right, tokens) per pair
     for src, tgt in pairs:
@@ -250,12 +251,12 @@ def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
                 right += float(guess == token)
             else:
                 right += {"no_eos": max(live) / k, "full": max(Counter(src).values()) / len(src),
-                          "fixed_k": max(live) / len(src),
+                          "fixed_k": max(live) / len(src), "eos_uncounted": max(live) / k,
                           "uniform": 1 / k, "distinct": 1 / len(live), "per_pair": max(live) / k,
                           "source_order": max(live) / k}[kind]
             remaining[src[t] if kind == "source_order" else token] -= 1
         with_eos = kind != "no_eos"
-        scores.append((right + (1.0 if with_eos else 0.0), len(tgt) + with_eos))
+        scores.append((right + (1.0 if with_eos else 0.0), len(tgt) + (with_eos and kind != "eos_uncounted")))
     if kind == "per_pair":
         return float(np.mean([r / c for r, c in scores]))
     return sum(r for r, _ in scores) / sum(c for _, c in scores)
@@ -289,6 +290,7 @@ def check_multiset_accuracy(multiset_accuracy_fn: Callable) -> None:
             (_multiset_variant(pairs, "no_eos"), "no_eos"),
             (_multiset_variant(pairs, "full"), "whole_source"),
             (_multiset_variant(pairs, "fixed_k"), "fixed_k"),
+            (_multiset_variant(pairs, "eos_uncounted"), "eos_uncounted"),
             (_multiset_variant(pairs, "uniform"), "uniform"),
             (_multiset_variant(pairs, "distinct"), "distinct"),
             *[(_multiset_variant(pairs, "argmax", tie), "argmax") for tie in ("first", "last", "smallest", "largest")],

@@ -276,6 +276,18 @@ def multiset_whole_source(pairs):
     return _guess_rate(pairs, lambda s, live: max(Counter(s).values()) / len(s))
 
 
+def multiset_eos_added_not_counted(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in target:
+            right += max(remaining.values()) / sum(remaining.values())
+            remaining[token] -= 1
+            tokens += 1
+        right += 1.0  # the EOS, always right ... but not counted among the tokens
+    return right / tokens
+
+
 def multiset_divides_by_n(pairs):
     return _guess_rate(pairs, lambda s, live: max(live.values()) / len(s))  # n, not the k that remain
 
@@ -421,6 +433,7 @@ MISTAKES = {
         "no_eos": multiset_no_eos,
         "whole_source": multiset_whole_source,
         "fixed_k": multiset_divides_by_n,
+        "eos_uncounted": multiset_eos_added_not_counted,
         "nothing_left": (multiset_removes_before_guessing, multiset_guesses_eos_too),
         "uniform": multiset_uniform_guess,
         "distinct": multiset_distinct_guess,

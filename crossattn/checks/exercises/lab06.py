@@ -97,6 +97,8 @@ EXERCISES = (
                       "averages over n + 1 tokens per pair.",
             "whole_source": "at each step only the tokens NOT yet written remain: remove the target prefix "
                             "target[:t] from the source multiset before guessing.",
+            "eos_uncounted": "you added the EOS's 1 but did not count the EOS as a token: divide by n + 1 tokens per "
+                             "pair, not n.",
             "fixed_k": "you divided by the length of the source. Divide by k, the number of tokens still to write "
                        "(n at the first step, 1 at the last): the best guess is right with probability "
                        "(its count)/k.",
