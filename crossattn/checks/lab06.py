@@ -8,6 +8,7 @@ student would write it.
 from __future__ import annotations
 
 import copy
+import dis
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -71,6 +72,36 @@ def _gap(attend: Callable, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
     return worst
 
 
+def _reads_global(fn: Callable, name: str) -> bool:
+    """Whether ``fn`` (or a comprehension or function inside it) reads ``name`` as a global, e.g. a notebook's n."""
+    codes = [getattr(fn, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is None:
+            continue
+        if any(ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name for ins in dis.get_instructions(code)):
+            return True
+        codes += [c for c in code.co_consts if hasattr(c, "co_code")]
+    return False
+
+
+def _call_gap(permutation_gap: Callable, attend: Callable, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
+              ex: Exercise) -> float:
+    """The student's gap for ``attend``; a crash from a notebook's n or a tuple index gets its own hint."""
+    try:
+        out = call(permutation_gap, attend, Q, K, V, exercise=ex,
+                   inputs=f"on an attention function, Q {Q.shape}, K {K.shape}, V {V.shape}")
+    except CheckFailed as err:
+        if err.key == "crash" and _reads_global(permutation_gap, "n"):
+            fail(ex, "global_n", lead=f"{err.text}\n  Hint: ", n=len(K))
+        if err.key == "crash" and "too many indices" in err.text:
+            fail(ex, "tuple_index", lead=f"{err.text}\n  Hint: ")
+        if err.key == "crash" and "could not be broadcast" in err.text:  # K[p] shorter than the attention's table
+            fail(ex, "rows_lost", lead=f"{err.text}\n  Hint: ", n=len(K))
+        raise
+    return _scalar(out, ex, "the largest change")
+
+
 def check_permutation_gap(permutation_gap: Callable) -> None:
     """Exercise 6.1: ``permutation_gap(attend, Q, K, V) -> float``, the largest output change over all source orders."""
     ex = exercise("6.1")
@@ -83,11 +114,11 @@ def check_permutation_gap(permutation_gap: Callable) -> None:
         """The order-aware attention with its output negated: the same largest |change|."""
         return -order_aware(Q, K, V)
 
-    blind = _scalar(call(permutation_gap, _order_blind, Q, K, V, exercise=ex), ex, "the largest change")
+    blind = _call_gap(permutation_gap, _order_blind, Q, K, V, ex)
     if abs(blind) > 1e-9:
         # Over all orders, permuting only K or only V gives the same number for plain attention
         # (A·Pᵀ·V and A·P·V run over the same set); the order-aware attention tells them apart.
-        aware = _scalar(call(permutation_gap, order_aware, Q, K, V, exercise=ex), ex, "the largest change")
+        aware = _call_gap(permutation_gap, order_aware, Q, K, V, ex)
         for value, key in [
             (_gap(order_aware, Q, K, V, "k"), "keys_only"),
             (_gap(order_aware, Q, K, V, "v"), "values_only"),
@@ -98,7 +129,7 @@ def check_permutation_gap(permutation_gap: Callable) -> None:
         fail(ex, "blind_moves", blind=blind)
     want = _gap(order_aware, Q, K, V)
     for attend in (order_aware, flipped):
-        got = _scalar(call(permutation_gap, attend, Q, K, V, exercise=ex), ex, "the largest change")
+        got = _call_gap(permutation_gap, attend, Q, K, V, ex)
         if close(got, want, tol=1e-9):
             continue
         one_p = float(np.abs(attend(Q, K[::-1], V[::-1]) - attend(Q, K, V)).max())
@@ -143,6 +174,10 @@ def check_sinusoidal(sinusoidal: Callable) -> None:
             (_interleave(np.sin(_angles(length, d, lambda k: 2 * k / d, start=1)),
                          np.cos(_angles(length, d, lambda k: 2 * k / d, start=1))), "from_one"),
             (np.concatenate([np.sin(right), np.cos(right)], axis=1), "halves"),
+            (_interleave(np.sin(_angles(length, d, lambda k: 4 * k / d)), np.cos(_angles(length, d, lambda k: 4 * k / d))),
+             "twice_2k"),
+            (_interleave(np.sin(_angles(length, d, lambda k: 2 * k // d)),
+                         np.cos(_angles(length, d, lambda k: 2 * k // d))), "int_division"),
             (_interleave(np.sin(_angles(length, d, lambda k: -2 * k / d)),
                          np.cos(_angles(length, d, lambda k: -2 * k / d))), "multiplied"),
         ], ex, "wrong")
@@ -185,6 +220,7 @@ def check_relative_bias(relative_bias: Callable) -> None:
             (table[off + D - 1], "minus_one"),
             (table[off], "no_shift"),
             (table[(i - j + D) % len(table)], "wraps"),
+            (np.trunc(want), "int_output"),
         ], ex, "wrong")
     passed(ex, "entry (i, j) = table[clip(i − j, −D, D) + D].")
 
@@ -195,10 +231,11 @@ def check_relative_bias(relative_bias: Callable) -> None:
 def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
     """The answer of a known wrong version of multiset_accuracy.
 
-    kind: "no_eos", "full", "uniform", "distinct" (wrong probability), "argmax" (the best guess scored
-    0/1 against the actual next token; ``tie`` picks among equally frequent tokens: "first" seen,
-    "last" seen, "smallest", "largest"), "per_pair" (the mean of per-pair accuracies) or
-    "source_order" (the written tokens removed in source order instead of target order).
+    kind: "no_eos", "eos_uncounted" (its 1 added, its token not counted), "full", "fixed_k", "uniform",
+    "distinct" (wrong probability), "argmax" (the best guess scored 0/1 against the actual next token;
+    ``tie`` picks among equally frequent tokens: "first" seen, "last" seen, "smallest", "largest"),
+    "per_pair" (the mean of per-pair accuracies) or "source_order" (the written tokens removed in source
+    order instead of target order).
     """
     scores = []  # (right, tokens) per pair
     for src, tgt in pairs:
@@ -214,11 +251,12 @@ def _multiset_variant(pairs: list, kind: str, tie: str = "first") -> float:
                 right += float(guess == token)
             else:
                 right += {"no_eos": max(live) / k, "full": max(Counter(src).values()) / len(src),
+                          "fixed_k": max(live) / len(src), "eos_uncounted": max(live) / k,
                           "uniform": 1 / k, "distinct": 1 / len(live), "per_pair": max(live) / k,
                           "source_order": max(live) / k}[kind]
             remaining[src[t] if kind == "source_order" else token] -= 1
         with_eos = kind != "no_eos"
-        scores.append((right + (1.0 if with_eos else 0.0), len(tgt) + with_eos))
+        scores.append((right + (1.0 if with_eos else 0.0), len(tgt) + (with_eos and kind != "eos_uncounted")))
     if kind == "per_pair":
         return float(np.mean([r / c for r, c in scores]))
     return sum(r for r, _ in scores) / sum(c for _, c in scores)
@@ -238,12 +276,21 @@ def check_multiset_accuracy(multiset_accuracy_fn: Callable) -> None:
     """Exercise 6.4: ``multiset_accuracy(pairs) -> float``, the best accuracy from the token multiset alone."""
     ex = exercise("6.4")
     pairs = _pairs_for_6_4()
-    got = _scalar(call(multiset_accuracy_fn, copy.deepcopy(pairs), exercise=ex), ex, "an accuracy between 0 and 1")
+    try:
+        out = call(multiset_accuracy_fn, copy.deepcopy(pairs), exercise=ex)
+    except CheckFailed as err:
+        # k = 0 remaining: the written token removed before its guess, or EOS guessed from an empty multiset
+        if err.key == "crash" and ("ZeroDivisionError" in err.text or "empty" in err.text):
+            fail(ex, "nothing_left", lead=f"{err.text}\n  Hint: ")
+        raise
+    got = _scalar(out, ex, "an accuracy between 0 and 1")
     want = multiset_accuracy(pairs)
     if not close(got, want, tol=1e-9):
         diagnose(np.asarray(got), [
             (_multiset_variant(pairs, "no_eos"), "no_eos"),
             (_multiset_variant(pairs, "full"), "whole_source"),
+            (_multiset_variant(pairs, "fixed_k"), "fixed_k"),
+            (_multiset_variant(pairs, "eos_uncounted"), "eos_uncounted"),
             (_multiset_variant(pairs, "uniform"), "uniform"),
             (_multiset_variant(pairs, "distinct"), "distinct"),
             *[(_multiset_variant(pairs, "argmax", tie), "argmax") for tie in ("first", "last", "smallest", "largest")],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..experiments.parameters import count_parameters, kv_tying_saving, predicte
 from ..experiments.stats import permutation_p_value
 from ..nn.layers import MultiheadAttention
 from ..nn.model import ModelConfig
-from ._core import as_array, call, close, diagnose, fail, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, fail, passed
 from .registry import Exercise, exercise
 
 __all__ = ["check_count_parameters", "check_kv_saving", "check_share_kv", "check_seed_band", "check_permutation_p"]
@@ -244,6 +245,9 @@ def check_seed_band(seed_band: Callable) -> None:
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail(ex, "not_three", type=type(out).__name__,
              count=f" of {len(out)} items" if isinstance(out, (tuple, list)) else "")
+    for part, which in zip(out, ("mean", "low", "high")):
+        if isinstance(part, tuple) and hasattr(part, "indices"):  # torch's min(dim=...): (values, indices)
+            fail(ex, "torch_values", which=which)
     mean, low, high = (as_array(part, ex, f"the {which}") for part, which in zip(out, ("mean", "low", "high")))
     for arr, which in ((mean, "mean"), (low, "low"), (high, "high")):
         if arr.shape == (seeds,):
@@ -285,7 +289,9 @@ def _ranks(x: np.ndarray, average_ties: bool) -> np.ndarray:
 
 
 def _p_variant(a: np.ndarray, b: np.ndarray, *, signed: bool = False, strict: bool = False, sums: bool = False,
-               count_only: bool = False, ranks: str | None = None) -> float:
+               count_only: bool = False, ranks: str | None = None, other: str = "position") -> float:
+    """The p-value of a known wrong version; ``other`` builds the second group by "position" (right), or by value:
+    "unique" (np.setdiff1d of the numbers) or "not_in" (every number not among the first group's numbers)."""
     pooled = np.concatenate([a, b])
     if ranks is not None:  # the test run on the ranks of the numbers instead of the numbers
         pooled = _ranks(pooled, average_ties=ranks == "average")
@@ -300,7 +306,11 @@ def _p_variant(a: np.ndarray, b: np.ndarray, *, signed: bool = False, strict: bo
     for group in itertools.combinations(range(pooled.size), a.size):
         mask = np.zeros(pooled.size, dtype=bool)
         mask[list(group)] = True
-        s = stat(pooled[mask], pooled[~mask])
+        rest = {"position": lambda: pooled[~mask], "unique": lambda: np.setdiff1d(pooled, pooled[mask]),
+                "not_in": lambda: np.array([v for v in pooled if v not in pooled[mask]])}[other]()
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # by value, the other group can be empty
+            warnings.simplefilter("ignore")
+            s = stat(pooled[mask], rest)
         hits += (s > observed) if strict else (s >= observed)
         total += 1
     return float(hits) if count_only else hits / total
@@ -309,6 +319,17 @@ def _p_variant(a: np.ndarray, b: np.ndarray, *, signed: bool = False, strict: bo
 def _looks_sampled(got: float, want: float, splits: int) -> bool:
     """An estimate from random shuffles: near the exact p, but not a whole number of splits out of all of them."""
     return abs(got - want) < 0.1 and abs(got * splits - round(got * splits)) > 1e-6
+
+
+def _call_p(permutation_p: Callable, x: np.ndarray, y: np.ndarray, ex: Exercise) -> float:
+    """The student's p-value; a crash from indexing with the combination's tuple gets its own hint."""
+    try:
+        out = call(permutation_p, x, y, exercise=ex)
+    except CheckFailed as err:
+        if err.key == "crash" and "too many indices" in err.text:
+            fail(ex, "tuple_index", lead=f"{err.text}\n  Hint: ")
+        raise
+    return _number(out, ex, "a p-value")
 
 
 def check_permutation_p(permutation_p: Callable) -> None:
@@ -324,8 +345,8 @@ def check_permutation_p(permutation_p: Callable) -> None:
     cases = (outlier, (a, b), (b[:4], a), (a, a.copy()))  # outlier; a below b; one-sided the other way; identical
     for x, y in cases:
         want = permutation_p_value(x, y)
-        got = _number(call(permutation_p, x, y, exercise=ex), ex, "a p-value")
-        again = _number(call(permutation_p, x, y, exercise=ex), ex, "a p-value")
+        got = _call_p(permutation_p, x, y, ex)
+        again = _call_p(permutation_p, x, y, ex)
         if not close(got, again, tol=1e-12):
             fail(ex, "not_deterministic", got=got, again=again)
         if close(got, want, tol=1e-9):
@@ -335,6 +356,7 @@ def check_permutation_p(permutation_p: Callable) -> None:
             (_p_variant(x, y, signed=True), "one_sided"),
             (_p_variant(x, y, strict=True), "strict"),
             (_p_variant(x, y, sums=True), "sums"),
+            *((_p_variant(x, y, other=other), "by_value") for other in ("unique", "not_in")),
             (_p_variant(x, y, count_only=True), "count", {"pooled": x.size + y.size, "size_a": x.size}),
             *((on_ranks, "ranks", {"on_ranks": on_ranks})
               for on_ranks in (_p_variant(x, y, ranks="average"), _p_variant(x, y, ranks="ordinal"))),

@@ -7,11 +7,13 @@ expects the hint of its key. tests/checks/test_all_labs.py runs the lab's own so
 from __future__ import annotations
 
 import itertools
+import types
 from collections import Counter
 
 import numpy as np
+import pytest
 
-from crossattn.checks import check_permutation_gap
+from crossattn.checks import CheckFailed, check_permutation_gap
 from tests.checks.conventions import named_mistakes_test
 
 # --- named mistakes, one small student-like function each --------------------------------------
@@ -75,6 +77,55 @@ def gap_every_order(attend, Q, K, V):
             for p in itertools.permutations(range(len(K)))]
 
 
+def gap_tuple_index(attend, Q, K, V):
+    base = attend(Q, K, V)
+    n = len(K)
+    return max(float(np.abs(attend(Q, K[p], V[p]) - base).max())  # p a tuple: one index per axis
+               for p in itertools.permutations(range(n)))
+
+
+def _gap_notebook_n(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(n)))  # noqa: F821 - the notebook's n, not len(K)
+
+
+def _gap_notebook_n_and_tuple(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[p], V[p]) - base).max())
+               for p in itertools.permutations(range(n)))  # noqa: F821 - both mistakes at once
+
+
+def _in_notebook(fn, n):
+    """``fn`` defined in a notebook whose cells set the global n (lab 6 sets n = 5 before 6.1, n = 6 after it)."""
+    return types.FunctionType(fn.__code__, {**globals(), "n": n}, fn.__name__.lstrip("_"))
+
+
+# The checker's K has 4 rows. n = 6 for the first, so that the grader's cases (n ≤ 5) never fit it by chance;
+# a real submission is graded without the notebook's globals, where the name n is undefined.
+gap_notebook_n = _in_notebook(_gap_notebook_n, 6)
+gap_notebook_n_and_tuple = _in_notebook(_gap_notebook_n_and_tuple, 5)
+
+
+def gap_orders_of_the_queries(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(Q))))  # m orders of m rows: K[p] loses a source row
+
+
+def gap_one_row_short(attend, Q, K, V):
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(K) - 1)))
+
+
+def gap_transposed_queries(attend, Q, K, V):
+    # crashes for another reason (Q.T inside the attention): the plain crash hint, not a named one
+    base = attend(Q, K, V)
+    return max(float(np.abs(attend(Q.T, K[list(p)], V[list(p)]) - base).max())
+               for p in itertools.permutations(range(len(K))))
+
+
 # Exercise 6.2: sinusoidal(length, d_model)
 def _pe(length, d_model, exponent, start=0, first=np.sin, second=np.cos, layout="interleave"):
     pos = np.arange(start, start + length)[:, None]
@@ -85,6 +136,20 @@ def _pe(length, d_model, exponent, start=0, first=np.sin, second=np.cos, layout=
     table = np.zeros((length, d_model))
     table[:, 0::2], table[:, 1::2] = first(angle), second(angle)
     return table
+
+
+def sinusoidal_loop_over_even_columns(length, d_model):
+    # the loop of many tutorials: i runs over the even columns and is already 2k, yet the exponent doubles it
+    table = np.zeros((length, d_model))
+    for pos in range(length):
+        for i in range(0, d_model, 2):
+            table[pos, i] = np.sin(pos / 10000 ** (2 * i / d_model))
+            table[pos, i + 1] = np.cos(pos / 10000 ** (2 * i / d_model))
+    return table
+
+
+def sinusoidal_integer_division(length, d_model):
+    return _pe(length, d_model, lambda k, d: 2 * k // d)  # 0 for every k < d/2
 
 
 def sinusoidal_swapped(length, d_model):
@@ -175,6 +240,16 @@ def bias_clipped_one_short(table, m, n):
     return table[np.clip(np.arange(m)[:, None] - np.arange(n)[None, :], -(D - 1), D - 1) + D]
 
 
+def bias_into_integer_array(table, m, n):
+    D = _D(table)
+    offsets = np.arange(m)[:, None] - np.arange(n)[None, :]  # (m, n) integers
+    bias = np.zeros_like(offsets)  # an integer array: the table's values are truncated on the way in
+    for i in range(m):
+        for j in range(n):
+            bias[i, j] = table[min(max(offsets[i, j], -D), D) + D]
+    return bias
+
+
 def bias_transposed(table, m, n):
     D = _D(table)
     return table[np.clip(np.arange(m)[None, :] - np.arange(n)[:, None], -D, D) + D]
@@ -199,6 +274,47 @@ def multiset_no_eos(pairs):
 
 def multiset_whole_source(pairs):
     return _guess_rate(pairs, lambda s, live: max(Counter(s).values()) / len(s))
+
+
+def multiset_eos_added_not_counted(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in target:
+            right += max(remaining.values()) / sum(remaining.values())
+            remaining[token] -= 1
+            tokens += 1
+        right += 1.0  # the EOS, always right ... but not counted among the tokens
+    return right / tokens
+
+
+def multiset_divides_by_n(pairs):
+    return _guess_rate(pairs, lambda s, live: max(live.values()) / len(s))  # n, not the k that remain
+
+
+def multiset_removes_before_guessing(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = Counter(source)
+        for token in target:
+            remaining[token] -= 1  # removed before its own guess: nothing left at the last token
+            right += max(remaining.values()) / sum(remaining.values())
+        right += 1.0
+        tokens += len(target) + 1
+    return right / tokens
+
+
+def multiset_guesses_eos_too(pairs):
+    right, tokens = 0.0, 0
+    for source, target in pairs:
+        remaining = [*source]
+        for t in range(len(target) + 1):  # one guess too many: the EOS step has an empty multiset
+            counts = Counter(remaining)
+            right += max(counts.values()) / len(remaining)
+            if t < len(target):
+                remaining.remove(target[t])
+        tokens += len(target) + 1
+    return right / tokens
 
 
 def multiset_uniform_guess(pairs):
@@ -281,6 +397,9 @@ MISTAKES = {
         "signed": gap_without_abs,
         "one_ordering": gap_one_ordering,
         "compared_itself": (gap_forgot_to_permute, lambda attend, Q, K, V: 0.0),
+        "global_n": (gap_notebook_n, gap_notebook_n_and_tuple),
+        "tuple_index": gap_tuple_index,
+        "rows_lost": (gap_orders_of_the_queries, gap_one_row_short),
         "wrong": gap_mean_change,
     },
     "6.2": {
@@ -292,6 +411,8 @@ MISTAKES = {
         "from_one": sinusoidal_positions_from_one,
         "halves": sinusoidal_halves,
         "multiplied": sinusoidal_multiplied,
+        "twice_2k": sinusoidal_loop_over_even_columns,
+        "int_division": sinusoidal_integer_division,
         "wrong": sinusoidal_base_1000,
     },
     "6.3": {
@@ -304,12 +425,16 @@ MISTAKES = {
         "minus_one": bias_minus_one,
         "no_shift": bias_no_shift,
         "wraps": bias_wraps,
+        "int_output": bias_into_integer_array,
         "wrong": bias_clipped_one_short,
     },
     "6.4": {
         "not_scalar": multiset_per_pair,
         "no_eos": multiset_no_eos,
         "whole_source": multiset_whole_source,
+        "fixed_k": multiset_divides_by_n,
+        "eos_uncounted": multiset_eos_added_not_counted,
+        "nothing_left": (multiset_removes_before_guessing, multiset_guesses_eos_too),
         "uniform": multiset_uniform_guess,
         "distinct": multiset_distinct_guess,
         "argmax": multiset_scores_the_argmax,
@@ -335,3 +460,10 @@ def test_the_hard_coded_answer_is_the_lab_s_own():
     from crossattn.experiments.order import multiset_accuracy
 
     assert multiset_hard_coded([]) == multiset_accuracy(_pairs_for_6_4())
+
+
+def test_a_crash_of_another_kind_keeps_the_plain_crash_hint():
+    # the control of global_n, tuple_index and rows_lost: a crash none of them explains, so no named hint
+    with pytest.raises(CheckFailed) as info:
+        check_permutation_gap(gap_transposed_queries)
+    assert info.value.key == "crash"

@@ -20,6 +20,7 @@ from crossattn.checks import (
     CheckFailed,
     check_count_parameters,
     check_kv_saving,
+    check_permutation_p,
     check_share_kv,
 )
 from tests.checks.conventions import named_mistakes_test
@@ -305,6 +306,11 @@ def band_keepdims(curves):
     return curves.mean(0, keepdims=True), curves.min(0, keepdims=True), curves.max(0, keepdims=True)
 
 
+def band_torch(curves):
+    c = torch.as_tensor(curves)  # (seeds, points)
+    return c.mean(dim=0), c.min(dim=0), c.max(dim=0)  # min and max with a dim give (values, indices)
+
+
 def band_midrange(curves):
     return (curves.min(0) + curves.max(0)) / 2, curves.min(0), curves.max(0)  # the middle of the band
 
@@ -397,6 +403,45 @@ def p_with_difference(a, b):
     return [_exact_p(a, b), observed]  # the p-value and the difference, as a list
 
 
+def p_tuple_index(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    hits = sum(abs(pooled[g].mean() - np.delete(pooled, g).mean()) >= observed  # g a tuple: one index per axis
+               for g in groups)
+    return hits / len(groups)
+
+
+def p_rest_by_setdiff(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    hits = 0
+    for g in groups:
+        first = pooled[list(g)]
+        rest = np.setdiff1d(pooled, first)  # by value: repeated numbers drop out
+        hits += abs(first.mean() - rest.mean()) >= observed
+    return hits / len(groups)
+
+
+def p_rest_not_in(a, b):
+    pooled = np.concatenate([a, b])
+    observed = abs(np.mean(a) - np.mean(b))
+    groups = list(itertools.combinations(pooled, len(a)))  # combinations of the numbers themselves
+    hits = 0
+    for g in groups:
+        rest = [v for v in pooled if v not in g]  # by value: a number in both groups leaves the second
+        hits += abs(np.mean(g) - np.mean(rest)) >= observed
+    return hits / len(groups)
+
+
+def p_other_crash(a, b):
+    # crashes for another reason (a mean of an empty group): the plain crash hint, not a named one
+    pooled = np.concatenate([a, b])
+    groups = list(itertools.combinations(range(len(pooled)), len(a)))
+    return sum(pooled[list(g)].mean() > {}.get("observed") for g in groups) / len(groups)
+
+
 MISTAKES = {
     "7.1": {
         "bool": count_checks_instead,
@@ -457,6 +502,7 @@ MISTAKES = {
         "mean_sample_std": band_mean_sample_std,
         "standard_error": band_standard_error,
         "global_extremes": band_global_extremes,
+        "torch_values": band_torch,
         "wrong_mean": band_midrange,
         "wrong_band": band_percentiles,
     },
@@ -469,6 +515,8 @@ MISTAKES = {
         "count": p_count,
         "ranks": (p_on_ranks, p_on_average_ranks),
         "sampled": p_seeded_shuffles,
+        "tuple_index": p_tuple_index,
+        "by_value": (p_rest_by_setdiff, p_rest_not_in),
         "wrong": p_z_test,
     },
 }
@@ -576,3 +624,10 @@ def test_the_share_checker_leaves_nothing_shared_between_calls(solutions, capsys
     check_share_kv(solutions["share_kv"])
     check_share_kv(solutions["share_kv"])
     assert capsys.readouterr().out.count("✓") == 2
+
+
+def test_a_p_value_crash_of_another_kind_keeps_the_plain_crash_hint():
+    # the control of tuple_index: a crash that is not NumPy reading a tuple as one index per axis
+    with pytest.raises(CheckFailed) as info:
+        check_permutation_p(p_other_crash)
+    assert info.value.key == "crash"

@@ -18,6 +18,14 @@ EXERCISES = (
                       "too.",
             "one_ordering": "you tried one ordering (the reversal). Check them all: "
                             "itertools.permutations(range(n)).",
+            "global_n": "your function reads `n` from the notebook, not from its inputs; the checker's source has "
+                        "{n} rows. Take n from the input: n = K.shape[0] (or len(K)), then "
+                        "itertools.permutations(range(n)).",
+            "tuple_index": "itertools.permutations gives each order as a TUPLE, and NumPy reads K[(2, 0, 3, 1)] as "
+                           "one index per AXIS. Index the rows with a list: p = list(p), then K[p] and V[p].",
+            "rows_lost": "the position-aware attention adds a code to each of the {n} rows of K, and your K[p] had "
+                         "fewer rows: an ordering p must list every source row. Loop over "
+                         "itertools.permutations(range(n)) with n = K.shape[0] (not len(Q), which is m).",
             "compared_itself": "an attention that adds position codes to its keys DOES see the order, yet you "
                                "report 0. Did you compare an output with itself?",
             "blind_moves": "for plain cross-attention the output must not change at all (up to ~1e-15) when the "
@@ -45,6 +53,11 @@ EXERCISES = (
             "halves": "you put all the sines first and then all the cosines (some libraries do, e.g. "
                       "tensor2tensor). Here, as in Vaswani et al., they are interleaved: sine in column 2k, cosine "
                       "in column 2k+1.",
+            "twice_2k": "your exponent is 4k/d_model, twice too large. In a loop over the even columns "
+                        "i = 0, 2, 4, ..., the column index i already IS 2k: use pos / 10000^(i/d_model) for both "
+                        "column i and column i + 1, not 10000^(2i/d_model).",
+            "int_division": "2 * k // d_model is INTEGER division: it is 0 for every pair, so all your columns turn "
+                            "at the same speed. Use true division, 2 * k / d_model.",
             "multiplied": "divide the position by 10000^(2k/d_model); you multiplied, so the high columns spin "
                           "fastest.",
         },
@@ -67,6 +80,9 @@ EXERCISES = (
             "minus_one": OFF_BY_ONE + "offset + D − 1.",
             "no_shift": "you forgot to shift by D: offset −D is table[0], offset 0 is table[D]. A negative index "
                         "silently wraps around in NumPy.",
+            "int_output": "your lookup is right, but every entry lost its fractional part: you filled an INTEGER "
+                          "array (np.zeros_like or np.empty_like of the integer offsets makes one). Start from a "
+                          "float array, np.zeros((m, n)), or return table[index] directly.",
             "wraps": "offsets beyond ±D wrapped around the table: clip them to [−D, D] (np.clip) before adding D.",
         },
         fallbacks={"wrong": "entry (i, j) must be table[clip(i − j, −D, D) + D] with D = (len(table) − 1) // 2."},
@@ -81,6 +97,14 @@ EXERCISES = (
                       "averages over n + 1 tokens per pair.",
             "whole_source": "at each step only the tokens NOT yet written remain: remove the target prefix "
                             "target[:t] from the source multiset before guessing.",
+            "eos_uncounted": "you added the EOS's 1 but did not count the EOS as a token: divide by n + 1 tokens per "
+                             "pair, not n.",
+            "fixed_k": "you divided by the length of the source. Divide by k, the number of tokens still to write "
+                       "(n at the first step, 1 at the last): the best guess is right with probability "
+                       "(its count)/k.",
+            "nothing_left": "k, the number of remaining tokens, reached 0. At step t the decoder has written "
+                            "target[:t], so target[t] is still among the k remaining: guess first, then remove "
+                            "target[t]. The EOS needs no guess: it adds 1.",
             "uniform": "1/k is a uniform guess over the k remaining tokens. The best guess is the MOST FREQUENT "
                        "remaining token, right with probability (its count)/k.",
             "distinct": "1/(number of distinct remaining tokens) is a uniform guess over the kinds of token. The "

@@ -14,9 +14,9 @@ COUNT_WRONG = ("for vocab_size={V}, d_model={d}, d_ff={d_ff}, {Le} encoder and {
                "{got:g}. List the parts: embedding, output projection, per encoder layer (1 attention, "
                "feed-forward, 2 LayerNorms), per decoder layer (2 attentions, feed-forward, 3 LayerNorms), 2 final "
                "LayerNorms.")
-SAVING_WRONG = ("with d_model={d}, {Le} encoder and {Ld} decoder layers tying saves {want}: 4·d_model² at each of "
-                "the {both} depths with both layers, 2·d_model² at each of the {dec_only} decoder-only depths, 0 at "
-                "each of the {enc_only} encoder-only depths.")
+SAVING_WRONG = ("with d_model={d}, {Le} encoder and {Ld} decoder layers tying saves {want} = 4·d_model² × {both} "
+                "(depths with both layers) + 2·d_model² × {dec_only} (decoder-only depths) + 0 × {enc_only} "
+                "(encoder-only depths).")
 MEAN_STD = ("is not the range. The band runs from the LOWEST seed to the HIGHEST at each point (min and max over "
             "axis 0): every seed lies inside it.")
 RANKS = ("use the values themselves, not their ranks: the question is about the difference of the MEANS of the "
@@ -131,6 +131,8 @@ EXERCISES = (
                         "one number per point of the curve, shape ({points},).",
             "wrong_shape": "each of mean, low, high must have shape ({points},), one number per point; your {which} "
                            "has shape {shape}.",
+            "torch_values": "your {which} is what torch's .min(dim=0) / .max(dim=0) return, a pair (values, "
+                            "indices): take its .values (NumPy's curves.min(axis=0) gives the values alone).",
             "median": "that is the median; the band's centre line is the mean over seeds (np.mean(curves, axis=0)).",
             "swapped": "low and high are swapped: low is the smallest seed's value (min), high the largest.",
             "mean_std": "mean ± standard deviation " + MEAN_STD,
@@ -164,6 +166,13 @@ EXERCISES = (
             "count": "you returned a count: divide by the number of splits, C({pooled}, {size_a}) = {splits}, to "
                      "get a fraction.",
             "ranks": RANKS,
+            "by_value": "you built the second group by VALUE (np.setdiff1d, or `not in`): a number that occurs "
+                        "twice in the pooled data, or in both groups, then lands in the wrong group or in none. Pick "
+                        "the second group by POSITION: the indices the combination left out (a boolean mask, "
+                        "pooled[~mask]).",
+            "tuple_index": "itertools.combinations gives each group as a TUPLE of positions, and NumPy reads "
+                           "pooled[(0, 2, 5)] as one index per AXIS. Index with a list, pooled[list(group)], or "
+                           "build a boolean mask from it for the other group.",
         },
         fallbacks={
             "sampled": "a sample of shuffles, even seeded, only estimates p; enumerate the splits: all {splits} of "
