@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,13 +45,31 @@ def _pair(result: object, ex: Exercise) -> tuple[np.ndarray, np.ndarray]:
     return as_array(result[0], ex, "out"), as_array(result[1], ex, "weights")
 
 
+def _broadcast_shapes(text: str) -> list[tuple[int, ...]]:
+    """The shapes named in NumPy's "could not be broadcast together with shapes (3,5) (3,)" error."""
+    found = re.search(r"could not be broadcast together with (?:remapped )?shapes((?: \([0-9, ]*\))+)", text)
+    if found is None:
+        return []
+    return [tuple(int(size) for size in group.split(",") if size.strip())
+            for group in re.findall(r"\(([0-9, ]*)\)", found.group(1))]
+
+
 def _call(fn: Callable, *args: Any, exercise: Exercise) -> Any:
-    """:func:`call`, adding a hint to NumPy's broadcast error (a row max or sum without keepdims)."""
+    """:func:`call`, adding a hint to NumPy's broadcast error that names its likely cause.
+
+    An (a, b) array meeting an (a,) one is a row max or sum without keepdims; an (a, b) array meeting
+    a (b, a) one is a transposed score matrix or mask (exercise 2.4, whose mask is an argument).
+    """
     try:
         return call(fn, *args, exercise=exercise)
     except CheckFailed as err:
         if err.key == "crash" and "could not be broadcast" in err.text:
-            fail(exercise, "no_keepdims", lead=f"{err.text.rstrip()}. ")
+            shapes = _broadcast_shapes(err.text)
+            flat = [s for s in shapes if len(s) == 2 and s[0] != s[1]]
+            if any((b, a) in shapes for a, b in flat) and "transposed_operand" in exercise.hints:
+                fail(exercise, "transposed_operand", lead=f"{err.text.rstrip()}. ")
+            if any((a,) in shapes for a, _ in flat):
+                fail(exercise, "no_keepdims", lead=f"{err.text.rstrip()}. ")
         raise
 
 
@@ -148,7 +167,13 @@ def check_scores(scores: Callable) -> None:
     ex = exercise("2.1")
     q, k, _ = _qkv(21)
     (m, d), n = q.shape, len(k)
-    got = as_array(call(scores, q, k, exercise=ex), ex)
+    try:
+        result = call(scores, q, k, exercise=ex)
+    except CheckFailed as err:  # Q @ K or Q.T @ K: the matrices do not line up without K's transpose
+        if err.key == "crash" and "matmul" in err.text:
+            fail(ex, "no_transpose", lead=f"{err.text.rstrip()}. ", m=m, n=n, d=d)
+        raise
+    got = as_array(result, ex)
     expect_shape(got, (m, n), ex, {(n, m): "transposed", (m, m): "query_with_itself"})
     raw = q @ k.T
     if not close(got, raw / np.sqrt(d)):
@@ -180,10 +205,12 @@ def check_attention(attention_fn: Callable) -> None:
     want_out, want_w = attention(q, k, v)
     if not close(weights, want_w):
         s = q @ k.T / np.sqrt(d)
-        e = np.exp(s - s.max())
+        e = np.exp(s - s.max())  # shifted by the max of the whole matrix
+        e_rows = np.exp(s - s.max(axis=-1, keepdims=True))  # shifted row by row, as the task says
         mistakes = [
             (softmax(s, axis=0), "columns"),
             (e / e.sum(), "whole_matrix"),
+            (e_rows / e_rows.sum(), "whole_matrix"),  # keepdims on the max, but .sum() without an axis
             (s, "raw_scores"),
         ]
         c = _fit_scale(weights, q @ k.T)

@@ -56,6 +56,10 @@ def scores_query_with_itself(Q, K):
     return Q @ Q.T / np.sqrt(Q.shape[-1])
 
 
+def scores_without_transpose(Q, K):
+    return Q @ K / np.sqrt(Q.shape[-1])  # (m, d) @ (n, d): does not line up
+
+
 def scores_forgot_return(Q, K):
     Q @ K.T / np.sqrt(Q.shape[-1])
 
@@ -128,6 +132,13 @@ def attention_normalised_over_matrix(Q, K, V):
     s = Q @ K.T / np.sqrt(Q.shape[-1])
     e = np.exp(s - s.max())
     w = e / e.sum()  # the whole matrix sums to 1, not each row
+    return w @ V, w
+
+
+def attention_row_max_whole_sum(Q, K, V):
+    s = Q @ K.T / np.sqrt(Q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))  # each row's max, as asked ...
+    w = e / e.sum()  # ... but the sum without an axis: the whole matrix sums to 1
     return w @ V, w
 
 
@@ -339,6 +350,12 @@ def masked_attention_no_keepdims(Q, K, V, mask):
     return w @ V, w
 
 
+def masked_attention_transposed_scores(Q, K, V, mask):
+    s = np.where(mask, K @ Q.T / np.sqrt(Q.shape[-1]), -np.inf)  # (n, m) scores meet the (m, n) mask
+    w = _safe_rows(s)
+    return w @ V, w
+
+
 def masked_attention_by_sqrt_n(Q, K, V, mask):
     w = _safe_rows(np.where(mask, Q @ K.T / np.sqrt(K.shape[0]), -np.inf))
     return w @ V, w
@@ -445,6 +462,7 @@ def flops_per_product(m, n, d, d_v):
 MISTAKES = {
     "2.1": {
         "transposed": scores_transposed,
+        "no_transpose": scores_without_transpose,
         "query_with_itself": scores_query_with_itself,
         "unscaled": scores_unscaled,
         "by_d": scores_divided_by_d,
@@ -463,7 +481,7 @@ MISTAKES = {
         "pair_swapped": attention_pair_swapped,
         "keys_first": attention_weights_transposed,
         "columns": attention_softmax_over_queries,
-        "whole_matrix": attention_normalised_over_matrix,
+        "whole_matrix": (attention_normalised_over_matrix, attention_row_max_whole_sum),
         "raw_scores": attention_no_softmax,
         "unscaled": attention_unscaled,
         "by_sqrt_n": attention_by_sqrt_n,
@@ -497,6 +515,7 @@ MISTAKES = {
         "fill_minus_1e9": masked_attention_fill_minus_1e9,
         "zero_after_softmax": masked_attention_zero_after_softmax,
         "inverted": masked_attention_inverted,
+        "transposed_operand": masked_attention_transposed_scores,
         "add_minus_1e9": masked_attention_add_minus_1e9,
         "fill_zero": masked_attention_fill_zero,
         "unscaled": masked_attention_unscaled,

@@ -30,6 +30,9 @@ EXERCISES = (
         solved_by=("crossattn.attention_scores", "crossattn.attention"),
         hints={
             "transposed": "Your scores are (n, m): that is K @ Q.T. Put the queries first: one row per query.",
+            "no_transpose": "Q is (m, d) = ({m}, {d}) and K is (n, d) = ({n}, {d}): each query meets each key in "
+                            "a dot product over the d columns, so transpose K: Q @ K.T is (m, d) @ (d, n) -> "
+                            "(m, n).",
             "query_with_itself": "Your scores are (m, m): did you multiply Q by itself? Queries meet KEYS: Q @ K.T.",
             "unscaled": "you forgot to divide by √d (d = the width of a query).",
             "by_d": "divide by √d, not by d.",
@@ -108,6 +111,8 @@ EXERCISES = (
             "zero_after_softmax": "you zeroed the masked weights after the softmax, so rows no longer sum to 1. "
                                   "Mask the SCORES (with -inf) before the softmax.",
             "inverted": "your mask is inverted: True means 'may attend', so block the keys where mask is False.",
+            "transposed_operand": "An (n, m) array met an (m, n) one. The scores Q @ K.T and the mask are both "
+                                  "(m, n), one row per query: did you compute K @ Q.T, or transpose the mask?",
             "add_minus_1e9": "adding -1e9 to blocked scores leaves a fully masked row with the softmax of its own "
                              "scores: it still reads keys it must not see. Such a row must get zero weights.",
             "fill_zero": "filling blocked scores with 0 does not block them (exp(0) = 1). Use -inf, so that their "
