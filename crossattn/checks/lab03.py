@@ -83,8 +83,15 @@ def check_softmax_temperature(softmax_temperature: Callable) -> None:
         [0.3, 0.3, 2.5, -0.4, 1.1],
         [-1.0, 0.0, 1.0, 2.0, 3.0],
     ])  # (m, n) = (3, 5)
+    m, n = s.shape
     for t in (0.5, 3.0):
-        got = as_array(_call(softmax_temperature, s, t, exercise=ex), ex)
+        try:
+            result = _call(softmax_temperature, s, t, exercise=ex)
+        except CheckFailed as err:  # (m, n) scores meet an (m,) row max or sum: keepdims forgotten
+            if err.key == "crash" and any(pair in err.text for pair in (f"({m},{n}) ({m},)", f"({m},) ({m},{n})")):
+                fail(ex, "no_keepdims", lead=f"{err.text.rstrip()}. ", m=m, n=n)
+            raise
+        got = as_array(result, ex)
         expect_shape(got, s.shape, ex, {(s.shape[0],): "one_per_row"})
         want = softmax(s / t)
         rows = got.sum(axis=-1, keepdims=True)  # (m, 1)

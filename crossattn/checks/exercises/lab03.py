@@ -36,6 +36,8 @@ EXERCISES = (
         solved_by=("crossattn.softmax_with_temperature", "crossattn.softmax"),
         hints={
             "one_per_row": "Return a weight for every score (shape (..., n)), not one number per row.",
+            "no_keepdims": "A row's max or sum has shape (m,) = ({m},), which does not line up with the (m, n) = "
+                           "({m}, {n}) scores: keep the reduced axis, e.g. z.max(axis=-1, keepdims=True).",
             "whole_array": "your weights sum to 1 over the whole array, not row by row (your rows sum to {rows}). "
                            "Normalise each row: e / e.sum(axis=-1, keepdims=True).",
             "multiplied": "you MULTIPLIED the scores by T = {t}. Divide them: softmax(scores / T), so that a small "
@@ -85,9 +87,10 @@ EXERCISES = (
                              "is orthogonal to every key. Equal scores need less: q orthogonal to every key "
                              "DIFFERENCE k_j − k_0.",
             "reduced_svd": "for {label} your query lies in the span of the {n_diffs} key differences, not orthogonal "
-                           "to them. np.linalg.svd(D, full_matrices=False) returns only {n_diffs} rows of Vt, all "
-                           "inside that span; use full_matrices=True (the default) to get all {d} rows, and take a "
-                           "row beyond the rank of D.",
+                           "to them. The first r = {rank} rows of Vt (r = the rank of D) span the differences, so "
+                           "Vt[0] … Vt[r − 1] all fail; take Vt[r]. np.linalg.svd(D, full_matrices=False) returns "
+                           "only {n_diffs} rows, none beyond the span; keep full_matrices=True (the default) to get "
+                           "all {d}.",
             "unequal": "for {label} your query gives unequal scores K @ q = {scores}. Make q orthogonal to every key "
                        "difference k_j − k_0 (j = 1..n−1): take a row of Vt from np.linalg.svd(D) beyond the rank "
                        "of the (n−1, d) matrix D of differences.",
