@@ -257,6 +257,15 @@ def uniform_query_reduced_svd(K):
     return Vt[-1]
 
 
+def uniform_query_reduced_svd_by_rank(K):
+    D = K[1:] - K[0]
+    rank = np.linalg.matrix_rank(D)
+    if rank == K.shape[1]:
+        raise ValueError("no uniform query")
+    _, _, Vt = np.linalg.svd(D, full_matrices=False)  # (n − 1, d) when n − 1 < d: no row beyond the rank
+    return Vt[rank]
+
+
 def uniform_query_first_singular_vector(K):
     D = K[1:] - K[0]
     if np.linalg.matrix_rank(D) == K.shape[1]:
@@ -443,6 +452,7 @@ MISTAKES = {
         "zero_query": uniform_query_zero,
         "least_aligned": uniform_query_least_aligned_with_the_keys,
         "reduced_svd": (uniform_query_reduced_svd, uniform_query_first_singular_vector),
+        "reduced_svd_index": uniform_query_reduced_svd_by_rank,
         "unequal": uniform_query_first_key_only,
         "not_unit": uniform_query_not_normalised,
         "other_error": uniform_query_asserts,

@@ -91,6 +91,10 @@ EXERCISES = (
                            "Vt[0] … Vt[r − 1] all fail; take Vt[r]. np.linalg.svd(D, full_matrices=False) returns "
                            "only {n_diffs} rows, none beyond the span; keep full_matrices=True (the default) to get "
                            "all {d}.",
+            "reduced_svd_index": "For {label}, if that index is into Vt: np.linalg.svd(D, full_matrices=False) "
+                                 "returns only {n_diffs} rows of Vt, all inside the span of the differences, and "
+                                 "drops the rows beyond it, the ones you need. Keep full_matrices=True (the "
+                                 "default) to get all {d} rows.",
             "unequal": "for {label} your query gives unequal scores K @ q = {scores}. Make q orthogonal to every key "
                        "difference k_j − k_0 (j = 1..n−1): take a row of Vt from np.linalg.svd(D) beyond the rank "
                        "of the (n−1, d) matrix D of differences.",
