@@ -285,6 +285,8 @@ def check_padding_mask(padding_mask_fn: Callable) -> None:
             (np.zeros_like(want), "all_false"),
             (np.broadcast_to(one_short, want.shape), "blocks_last_real"),
         ]
+        if B == m:  # the (B, n) row of real keys broadcast to (B, m, n) without a query axis: B becomes m
+            diagnose_mask.append((np.broadcast_to(want[:, 0, :], want.shape), "batch_as_queries"))
         for answer, key in diagnose_mask:
             if np.array_equal(got, answer):
                 fail(ex, key)

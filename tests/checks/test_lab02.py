@@ -206,6 +206,11 @@ def padding_mask_inverted(lengths, m, n):
     return np.repeat(is_pad[:, None, :], m, axis=1)
 
 
+def padding_mask_batch_as_queries(lengths, m, n):
+    real = np.arange(n)[None, :] < lengths[:, None]  # (B, n)
+    return np.broadcast_to(real, (len(lengths), m, n)).copy()  # (B, n) lines up as (1, B, n): needs B = m
+
+
 def padding_mask_n_by_m(lengths, m, n):
     real = np.arange(n)[None, :] < np.asarray(lengths)[:, None]  # (B, n)
     return np.repeat(real[:, :, None], m, axis=2)  # (B, n, m): one row per key
@@ -498,6 +503,7 @@ MISTAKES = {
         "n_by_m": padding_mask_n_by_m,
         "not_repeated": padding_mask_not_repeated,
         "broadcast_shape": padding_mask_broadcast,
+        "batch_as_queries": padding_mask_batch_as_queries,
         "not_bool": padding_mask_of_ints,
         "off_by_one": padding_mask_off_by_one,
         "inverted": padding_mask_inverted,

@@ -77,6 +77,10 @@ EXERCISES = (
             "not_repeated": "Your mask is (B, n): repeat it for each of the m queries to get (B, m, n).",
             "broadcast_shape": "Your mask is (B, 1, n): it broadcasts, but the exercise asks for the full (B, m, n) "
                                "— repeat it for each of the m queries.",
+            "batch_as_queries": "every sentence got the same mask, whose row i is sentence i's: NumPy lines up the "
+                                "LAST axes, so broadcasting the (B, n) array of real keys to (B, m, n) made the "
+                                "batch axis the query axis (it only fits because B = m here). Give it a query axis "
+                                "first, real[:, None, :] of shape (B, 1, n), then broadcast to (B, m, n).",
             "not_bool": "the mask must be boolean (True = may attend), got dtype {dtype}.",
             "off_by_one": "off by one: the real keys are j = 0 … length − 1, so use j < length, not j <= length.",
             "inverted": "your mask is inverted: here True means 'may attend' (as in scaled_dot_product_attention), "
