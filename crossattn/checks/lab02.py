@@ -376,7 +376,8 @@ def _check_split_case(split_heads_fn: Callable, x: np.ndarray, length: int, h: i
         count = f" of {len(result)} items" if hasattr(result, "__len__") else ""
         fail(ex, "not_one_array", type=type(result).__name__, count=count)
     got = as_array(result, ex)
-    expect_shape(got, (h, length, d_head), ex, {(length, h, d_head): "no_transpose", (h, d_head, length): "wrong_transpose"})
+    expect_shape(got, (h, length, d_head), ex, {(length, h, d_head): "no_transpose", (h, d_head, length): "wrong_transpose",
+                                                (d_head, h, length): "full_transpose"})
     if not close(got, split_heads(x, h)):
         diagnose(got, [
             (x.reshape(h, length, d_head), "bare_reshape"),

@@ -397,6 +397,11 @@ def split_heads_bare_reshape(X, h):
     return X.reshape(h, L, width // h)
 
 
+def split_heads_full_transpose(X, h):
+    L, width = X.shape
+    return X.reshape(L, h, width // h).T  # .T reverses all three axes: (d_head, h, L)
+
+
 def split_heads_no_transpose(X, h):
     L, width = X.shape
     return X.reshape(L, h, width // h)
@@ -538,6 +543,7 @@ MISTAKES = {
     "2.5": {
         "not_one_array": split_heads_list_of_heads,
         "no_transpose": split_heads_no_transpose,
+        "full_transpose": split_heads_full_transpose,
         "wrong_transpose": split_heads_wrong_transpose,
         "bare_reshape": split_heads_bare_reshape,
         "strided": split_heads_strided,

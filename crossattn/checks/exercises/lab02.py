@@ -144,6 +144,8 @@ EXERCISES = (
             "not_one_array": "return one NumPy array of shape (h, L, d_head), got a {type}{count}. Reshape to "
                              "(L, h, d_head) and transpose, instead of collecting the heads one by one.",
             "no_transpose": "You reshaped to (L, h, d_head); now move the head axis first: (h, L, d_head).",
+            "full_transpose": "Your heads are (d_head, h, L): .T on a 3-D array reverses ALL its axes. Swap only "
+                              "the first two of (L, h, d_head): .transpose(1, 0, 2) or np.swapaxes(x, 0, 1).",
             "wrong_transpose": "Your heads are (h, d_head, L): positions and features are swapped. Transpose "
                                "(L, h, d_head) with axes (1, 0, 2).",
             "bare_reshape": "a plain reshape to (h, L, d_head) mixes positions across heads. Reshape to "
