@@ -57,12 +57,16 @@ def _broadcast_shapes(text: str) -> list[tuple[int, ...]]:
 def _call(fn: Callable, *args: Any, exercise: Exercise) -> Any:
     """:func:`call`, adding a hint to NumPy's broadcast error that names its likely cause.
 
-    An (a, b) array meeting an (a,) one is a row max or sum without keepdims; an (a, b) array meeting
-    a (b, a) one is a transposed score matrix or mask (exercise 2.4, whose mask is an argument).
+    A matrix product whose shapes do not line up gets the shapes of both products; an (a, b) array
+    meeting an (a,) one is a row max or sum without keepdims; an (a, b) array meeting a (b, a) one is a
+    transposed score matrix or mask (exercise 2.4, whose mask is an argument).
     """
     try:
         return call(fn, *args, exercise=exercise)
     except CheckFailed as err:
+        if err.key == "crash" and "matmul" in err.text and "matmul_shapes" in exercise.hints:
+            (m, d), (n, _), (_, d_v) = (np.shape(a) for a in args[:3])
+            fail(exercise, "matmul_shapes", lead=f"{err.text.rstrip()}. ", m=m, n=n, d=d, d_v=d_v)
         if err.key == "crash" and "could not be broadcast" in err.text:
             shapes = _broadcast_shapes(err.text)
             flat = [s for s in shapes if len(s) == 2 and s[0] != s[1]]

@@ -149,6 +149,11 @@ def attention_no_keepdims(Q, K, V):
     return w @ V, w
 
 
+def attention_keys_times_queries(Q, K, V):
+    w = _softmax_rows(K @ Q.T / np.sqrt(Q.shape[-1]))  # (n, m): one row per key
+    return w @ V, w  # (n, m) @ (n, d_v) does not line up
+
+
 def attention_global_max(Q, K, V):
     s = Q @ K.T / np.sqrt(Q.shape[-1])
     e = np.exp(s - s.max())  # the max of the whole matrix: other rows underflow
@@ -361,6 +366,11 @@ def masked_attention_transposed_scores(Q, K, V, mask):
     return w @ V, w
 
 
+def masked_attention_no_transpose(Q, K, V, mask):
+    w = _safe_rows(np.where(mask, Q @ K / np.sqrt(Q.shape[-1]), -np.inf))  # (m, d) @ (n, d) does not line up
+    return w @ V, w
+
+
 def masked_attention_by_sqrt_n(Q, K, V, mask):
     w = _safe_rows(np.where(mask, Q @ K.T / np.sqrt(K.shape[0]), -np.inf))
     return w @ V, w
@@ -489,6 +499,7 @@ MISTAKES = {
         "package": (attention_package_softmax, attention_package_attention),
         "not_pair": attention_returns_out_only,
         "pair_swapped": attention_pair_swapped,
+        "matmul_shapes": attention_keys_times_queries,
         "keys_first": attention_weights_transposed,
         "columns": attention_softmax_over_queries,
         "whole_matrix": (attention_normalised_over_matrix, attention_row_max_whole_sum),
@@ -527,6 +538,7 @@ MISTAKES = {
         "zero_after_softmax": masked_attention_zero_after_softmax,
         "inverted": masked_attention_inverted,
         "transposed_operand": masked_attention_transposed_scores,
+        "matmul_shapes": masked_attention_no_transpose,
         "add_minus_1e9": masked_attention_add_minus_1e9,
         "fill_zero": masked_attention_fill_zero,
         "unscaled": masked_attention_unscaled,

@@ -22,6 +22,9 @@ NO_KEEPDIMS = ("A row's max or sum has shape (m,), which does not line up with t
                "axis, e.g. s.max(axis=-1, keepdims=True).")
 PACKAGE = ("your function calls {name}, which already does what this exercise asks you to write ({why}). Write it "
            "yourself with NumPy (np.exp, .max, .sum); after the exercise the lab uses the package.")
+MATMUL = ("Two products, and each must line up: Q @ K.T is (m, d) @ (d, n) -> (m, n) scores = ({m}, {n}), one row "
+          "per query; weights @ V is (m, n) @ (n, d_v) -> (m, d_v) = ({m}, {d_v}). Here Q is ({m}, {d}), K ({n}, "
+          "{d}), V ({n}, {d_v}).")
 NOT_PAIR = {"not_pair": "return a pair (out, weights), got {type}."}
 
 EXERCISES = (
@@ -50,6 +53,7 @@ EXERCISES = (
             "package": PACKAGE.replace("{why}", "with it, the large-score test below would test the package, not "
                                                 "your softmax"),
             "pair_swapped": "you returned (weights, out); return them in the order (out, weights).",
+            "matmul_shapes": MATMUL,
             "keys_first": "Your weights are (n, m): compute Q @ K.T, one row per query.",
             "columns": "your weights sum to 1 down each column; softmax over the last axis so each query's row "
                        "sums to 1.",
@@ -107,6 +111,7 @@ EXERCISES = (
         hints={
             "no_keepdims": NO_KEEPDIMS,
             "package": PACKAGE.replace("{why}", "zero weights for a fully masked row included"),
+            "matmul_shapes": MATMUL,
             "nan_rows": "a fully masked row gave NaN: its max is -inf, and -inf - (-inf) and 0/0 are NaN. Give such "
                         "a row zero weights: shift it by 0 instead of its max, and divide only where the row sum is "
                         "> 0.",
