@@ -154,6 +154,13 @@ def attention_keys_times_queries(Q, K, V):
     return w @ V, w  # (n, m) @ (n, d_v) does not line up
 
 
+def attention_row_sum_as_a_row(Q, K, V):
+    s = Q @ K.T / np.sqrt(Q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    w = e / e.sum(axis=-1)[None]  # (m, n) / (1, m): the sums lie along a row, not a column
+    return w @ V, w
+
+
 def attention_global_max(Q, K, V):
     s = Q @ K.T / np.sqrt(Q.shape[-1])
     e = np.exp(s - s.max())  # the max of the whole matrix: other rows underflow
@@ -495,7 +502,7 @@ MISTAKES = {
         "wrong": scores_negative_distances,
     },
     "2.2": {
-        "no_keepdims": attention_no_keepdims,
+        "no_keepdims": (attention_no_keepdims, attention_row_sum_as_a_row),
         "package": (attention_package_softmax, attention_package_attention),
         "not_pair": attention_returns_out_only,
         "pair_swapped": attention_pair_swapped,
