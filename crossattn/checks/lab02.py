@@ -8,12 +8,10 @@ crossattn/checks/exercises/lab02.py; tests/checks/test_lab02.py feeds each named
 """
 from __future__ import annotations
 
-import functools
-import importlib
 import re
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -23,7 +21,7 @@ from ..core.dot_product import attention
 from ..core.heads import split_heads
 from ..core.masks import padding_mask
 from ..core.numerics import softmax
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed, watch_package
 from .registry import Exercise, exercise
 
 __all__ = [
@@ -77,39 +75,9 @@ def _call(fn: Callable, *args: Any, exercise: Exercise) -> Any:
         raise
 
 
-@contextmanager
-def _watch_package(fn: Callable) -> Iterator[list[str]]:
-    """Record calls of ``crossattn.attention`` and ``crossattn.softmax`` made inside the block.
-
-    Both the package's attributes (``crossattn.softmax(...)``) and names the student's function
-    reads from its globals (``from crossattn import softmax``) are watched; all are restored.
-    """
-    package = importlib.import_module(__name__.split(".")[0])
-    originals = {"attention": attention, "softmax": softmax}
-    called: list[str] = []
-
-    def spy(name: str, original: Callable) -> Callable:
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            called.append(f"crossattn.{name}")
-            return original(*args, **kwargs)
-        return wrapper
-
-    namespace = getattr(fn, "__globals__", {})
-    saved_attrs = {name: getattr(package, name) for name in originals}
-    saved_names = {key: value for key, value in namespace.items()
-                   if any(value is original for original in originals.values())}
-    try:
-        for name, original in originals.items():
-            setattr(package, name, spy(name, original))
-        for key, value in saved_names.items():
-            name = next(n for n, original in originals.items() if value is original)
-            namespace[key] = spy(name, value)
-        yield called
-    finally:
-        for name, value in saved_attrs.items():
-            setattr(package, name, value)
-        namespace.update(saved_names)
+def _watch_package(fn: Callable) -> AbstractContextManager[list[str]]:
+    """Record calls of ``crossattn.attention`` and ``crossattn.softmax`` made inside the block."""
+    return watch_package(fn, {"attention": attention, "softmax": softmax})
 
 
 def _refuse_package(called: list[str], ex: Exercise) -> None:

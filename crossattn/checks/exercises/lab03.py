@@ -36,6 +36,9 @@ EXERCISES = (
         solved_by=("crossattn.softmax_with_temperature", "crossattn.softmax"),
         hints={
             "one_per_row": "Return a weight for every score (shape (..., n)), not one number per row.",
+            "package": "your function calls {name}, which already does what this exercise asks you to write, so "
+                       "the grader would give it no points. Write the softmax yourself with NumPy (np.exp, .max, "
+                       ".sum), as in lab 1; exercise 3.4 is where you may call crossattn.softmax.",
             "no_keepdims": "A row's max or sum has shape (m,) = ({m},), which does not line up with the (m, n) = "
                            "({m}, {n}) scores: keep the reduced axis, e.g. z.max(axis=-1, keepdims=True).",
             "whole_array": "your weights sum to 1 over the whole array, not row by row (your rows sum to {rows}). "
