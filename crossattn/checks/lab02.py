@@ -8,11 +8,10 @@ crossattn/checks/exercises/lab02.py; tests/checks/test_lab02.py feeds each named
 """
 from __future__ import annotations
 
-import functools
-import importlib
+import re
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..core.dot_product import attention
 from ..core.heads import split_heads
 from ..core.masks import padding_mask
 from ..core.numerics import softmax
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed, watch_package
 from .registry import Exercise, exercise
 
 __all__ = [
@@ -44,49 +43,41 @@ def _pair(result: object, ex: Exercise) -> tuple[np.ndarray, np.ndarray]:
     return as_array(result[0], ex, "out"), as_array(result[1], ex, "weights")
 
 
+def _broadcast_shapes(text: str) -> list[tuple[int, ...]]:
+    """The shapes named in NumPy's "could not be broadcast together with shapes (3,5) (3,)" error."""
+    found = re.search(r"could not be broadcast together with (?:remapped )?shapes((?: \([0-9, ]*\))+)", text)
+    if found is None:
+        return []
+    return [tuple(int(size) for size in group.split(",") if size.strip())
+            for group in re.findall(r"\(([0-9, ]*)\)", found.group(1))]
+
+
 def _call(fn: Callable, *args: Any, exercise: Exercise) -> Any:
-    """:func:`call`, adding a hint to NumPy's broadcast error (a row max or sum without keepdims)."""
+    """:func:`call`, adding a hint to NumPy's broadcast error that names its likely cause.
+
+    A matrix product whose shapes do not line up gets the shapes of both products; an (a, b) array
+    meeting an (a,) one is a row max or sum without keepdims; an (a, b) array meeting a (b, a) one is a
+    transposed score matrix or mask (exercise 2.4, whose mask is an argument).
+    """
     try:
         return call(fn, *args, exercise=exercise)
     except CheckFailed as err:
+        if err.key == "crash" and "matmul" in err.text and "matmul_shapes" in exercise.hints:
+            (m, d), (n, _), (_, d_v) = (np.shape(a) for a in args[:3])
+            fail(exercise, "matmul_shapes", lead=f"{err.text.rstrip()}. ", m=m, n=n, d=d, d_v=d_v)
         if err.key == "crash" and "could not be broadcast" in err.text:
-            fail(exercise, "no_keepdims", lead=f"{err.text.rstrip()}. ")
+            shapes = _broadcast_shapes(err.text)
+            flat = [s for s in shapes if len(s) == 2 and s[0] != s[1]]
+            if any((b, a) in shapes for a, b in flat) and "transposed_operand" in exercise.hints:
+                fail(exercise, "transposed_operand", lead=f"{err.text.rstrip()}. ")
+            if any((a,) in shapes or (1, a) in shapes for a, _ in flat):  # a row's max or sum, kept flat
+                fail(exercise, "no_keepdims", lead=f"{err.text.rstrip()}. ")
         raise
 
 
-@contextmanager
-def _watch_package(fn: Callable) -> Iterator[list[str]]:
-    """Record calls of ``crossattn.attention`` and ``crossattn.softmax`` made inside the block.
-
-    Both the package's attributes (``crossattn.softmax(...)``) and names the student's function
-    reads from its globals (``from crossattn import softmax``) are watched; all are restored.
-    """
-    package = importlib.import_module(__name__.split(".")[0])
-    originals = {"attention": attention, "softmax": softmax}
-    called: list[str] = []
-
-    def spy(name: str, original: Callable) -> Callable:
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            called.append(f"crossattn.{name}")
-            return original(*args, **kwargs)
-        return wrapper
-
-    namespace = getattr(fn, "__globals__", {})
-    saved_attrs = {name: getattr(package, name) for name in originals}
-    saved_names = {key: value for key, value in namespace.items()
-                   if any(value is original for original in originals.values())}
-    try:
-        for name, original in originals.items():
-            setattr(package, name, spy(name, original))
-        for key, value in saved_names.items():
-            name = next(n for n, original in originals.items() if value is original)
-            namespace[key] = spy(name, value)
-        yield called
-    finally:
-        for name, value in saved_attrs.items():
-            setattr(package, name, value)
-        namespace.update(saved_names)
+def _watch_package(fn: Callable) -> AbstractContextManager[list[str]]:
+    """Record calls of ``crossattn.attention`` and ``crossattn.softmax`` made inside the block."""
+    return watch_package(fn, {"attention": attention, "softmax": softmax})
 
 
 def _refuse_package(called: list[str], ex: Exercise) -> None:
@@ -148,7 +139,13 @@ def check_scores(scores: Callable) -> None:
     ex = exercise("2.1")
     q, k, _ = _qkv(21)
     (m, d), n = q.shape, len(k)
-    got = as_array(call(scores, q, k, exercise=ex), ex)
+    try:
+        result = call(scores, q, k, exercise=ex)
+    except CheckFailed as err:  # Q @ K or Q.T @ K: the matrices do not line up without K's transpose
+        if err.key == "crash" and "matmul" in err.text:
+            fail(ex, "no_transpose", lead=f"{err.text.rstrip()}. ", m=m, n=n, d=d)
+        raise
+    got = as_array(result, ex)
     expect_shape(got, (m, n), ex, {(n, m): "transposed", (m, m): "query_with_itself"})
     raw = q @ k.T
     if not close(got, raw / np.sqrt(d)):
@@ -180,10 +177,12 @@ def check_attention(attention_fn: Callable) -> None:
     want_out, want_w = attention(q, k, v)
     if not close(weights, want_w):
         s = q @ k.T / np.sqrt(d)
-        e = np.exp(s - s.max())
+        e = np.exp(s - s.max())  # shifted by the max of the whole matrix
+        e_rows = np.exp(s - s.max(axis=-1, keepdims=True))  # shifted row by row, as the task says
         mistakes = [
             (softmax(s, axis=0), "columns"),
             (e / e.sum(), "whole_matrix"),
+            (e_rows / e_rows.sum(), "whole_matrix"),  # keepdims on the max, but .sum() without an axis
             (s, "raw_scores"),
         ]
         c = _fit_scale(weights, q @ k.T)
@@ -258,6 +257,8 @@ def check_padding_mask(padding_mask_fn: Callable) -> None:
             (np.zeros_like(want), "all_false"),
             (np.broadcast_to(one_short, want.shape), "blocks_last_real"),
         ]
+        if B == m:  # the (B, n) row of real keys broadcast to (B, m, n) without a query axis: B becomes m
+            diagnose_mask.append((np.broadcast_to(want[:, 0, :], want.shape), "batch_as_queries"))
         for answer, key in diagnose_mask:
             if np.array_equal(got, answer):
                 fail(ex, key)
@@ -347,7 +348,8 @@ def _check_split_case(split_heads_fn: Callable, x: np.ndarray, length: int, h: i
         count = f" of {len(result)} items" if hasattr(result, "__len__") else ""
         fail(ex, "not_one_array", type=type(result).__name__, count=count)
     got = as_array(result, ex)
-    expect_shape(got, (h, length, d_head), ex, {(length, h, d_head): "no_transpose", (h, d_head, length): "wrong_transpose"})
+    expect_shape(got, (h, length, d_head), ex, {(length, h, d_head): "no_transpose", (h, d_head, length): "wrong_transpose",
+                                                (d_head, h, length): "full_transpose"})
     if not close(got, split_heads(x, h)):
         diagnose(got, [
             (x.reshape(h, length, d_head), "bare_reshape"),

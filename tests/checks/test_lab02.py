@@ -56,6 +56,10 @@ def scores_query_with_itself(Q, K):
     return Q @ Q.T / np.sqrt(Q.shape[-1])
 
 
+def scores_without_transpose(Q, K):
+    return Q @ K / np.sqrt(Q.shape[-1])  # (m, d) @ (n, d): does not line up
+
+
 def scores_forgot_return(Q, K):
     Q @ K.T / np.sqrt(Q.shape[-1])
 
@@ -131,10 +135,29 @@ def attention_normalised_over_matrix(Q, K, V):
     return w @ V, w
 
 
+def attention_row_max_whole_sum(Q, K, V):
+    s = Q @ K.T / np.sqrt(Q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))  # each row's max, as asked ...
+    w = e / e.sum()  # ... but the sum without an axis: the whole matrix sums to 1
+    return w @ V, w
+
+
 def attention_no_keepdims(Q, K, V):
     s = Q @ K.T / np.sqrt(Q.shape[-1])
     e = np.exp(s - s.max(axis=-1))  # (m, n) - (m,): does not broadcast
     w = e / e.sum(axis=-1)
+    return w @ V, w
+
+
+def attention_keys_times_queries(Q, K, V):
+    w = _softmax_rows(K @ Q.T / np.sqrt(Q.shape[-1]))  # (n, m): one row per key
+    return w @ V, w  # (n, m) @ (n, d_v) does not line up
+
+
+def attention_row_sum_as_a_row(Q, K, V):
+    s = Q @ K.T / np.sqrt(Q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    w = e / e.sum(axis=-1)[None]  # (m, n) / (1, m): the sums lie along a row, not a column
     return w @ V, w
 
 
@@ -193,6 +216,11 @@ def attention_negated_scores(Q, K, V):
 def padding_mask_inverted(lengths, m, n):
     is_pad = np.arange(n)[None, :] >= np.asarray(lengths)[:, None]  # True = blocked, as in nn.MultiheadAttention
     return np.repeat(is_pad[:, None, :], m, axis=1)
+
+
+def padding_mask_batch_as_queries(lengths, m, n):
+    real = np.arange(n)[None, :] < lengths[:, None]  # (B, n)
+    return np.broadcast_to(real, (len(lengths), m, n)).copy()  # (B, n) lines up as (1, B, n): needs B = m
 
 
 def padding_mask_n_by_m(lengths, m, n):
@@ -339,6 +367,17 @@ def masked_attention_no_keepdims(Q, K, V, mask):
     return w @ V, w
 
 
+def masked_attention_transposed_scores(Q, K, V, mask):
+    s = np.where(mask, K @ Q.T / np.sqrt(Q.shape[-1]), -np.inf)  # (n, m) scores meet the (m, n) mask
+    w = _safe_rows(s)
+    return w @ V, w
+
+
+def masked_attention_no_transpose(Q, K, V, mask):
+    w = _safe_rows(np.where(mask, Q @ K / np.sqrt(Q.shape[-1]), -np.inf))  # (m, d) @ (n, d) does not line up
+    return w @ V, w
+
+
 def masked_attention_by_sqrt_n(Q, K, V, mask):
     w = _safe_rows(np.where(mask, Q @ K.T / np.sqrt(K.shape[0]), -np.inf))
     return w @ V, w
@@ -373,6 +412,11 @@ def masked_attention_returns_out_only(Q, K, V, mask):
 def split_heads_bare_reshape(X, h):
     L, width = X.shape
     return X.reshape(h, L, width // h)
+
+
+def split_heads_full_transpose(X, h):
+    L, width = X.shape
+    return X.reshape(L, h, width // h).T  # .T reverses all three axes: (d_head, h, L)
 
 
 def split_heads_no_transpose(X, h):
@@ -445,6 +489,7 @@ def flops_per_product(m, n, d, d_v):
 MISTAKES = {
     "2.1": {
         "transposed": scores_transposed,
+        "no_transpose": scores_without_transpose,
         "query_with_itself": scores_query_with_itself,
         "unscaled": scores_unscaled,
         "by_d": scores_divided_by_d,
@@ -457,13 +502,14 @@ MISTAKES = {
         "wrong": scores_negative_distances,
     },
     "2.2": {
-        "no_keepdims": attention_no_keepdims,
+        "no_keepdims": (attention_no_keepdims, attention_row_sum_as_a_row),
         "package": (attention_package_softmax, attention_package_attention),
         "not_pair": attention_returns_out_only,
         "pair_swapped": attention_pair_swapped,
+        "matmul_shapes": attention_keys_times_queries,
         "keys_first": attention_weights_transposed,
         "columns": attention_softmax_over_queries,
-        "whole_matrix": attention_normalised_over_matrix,
+        "whole_matrix": (attention_normalised_over_matrix, attention_row_max_whole_sum),
         "raw_scores": attention_no_softmax,
         "unscaled": attention_unscaled,
         "by_sqrt_n": attention_by_sqrt_n,
@@ -480,6 +526,7 @@ MISTAKES = {
         "n_by_m": padding_mask_n_by_m,
         "not_repeated": padding_mask_not_repeated,
         "broadcast_shape": padding_mask_broadcast,
+        "batch_as_queries": padding_mask_batch_as_queries,
         "not_bool": padding_mask_of_ints,
         "off_by_one": padding_mask_off_by_one,
         "inverted": padding_mask_inverted,
@@ -497,6 +544,8 @@ MISTAKES = {
         "fill_minus_1e9": masked_attention_fill_minus_1e9,
         "zero_after_softmax": masked_attention_zero_after_softmax,
         "inverted": masked_attention_inverted,
+        "transposed_operand": masked_attention_transposed_scores,
+        "matmul_shapes": masked_attention_no_transpose,
         "add_minus_1e9": masked_attention_add_minus_1e9,
         "fill_zero": masked_attention_fill_zero,
         "unscaled": masked_attention_unscaled,
@@ -513,6 +562,7 @@ MISTAKES = {
     "2.5": {
         "not_one_array": split_heads_list_of_heads,
         "no_transpose": split_heads_no_transpose,
+        "full_transpose": split_heads_full_transpose,
         "wrong_transpose": split_heads_wrong_transpose,
         "bare_reshape": split_heads_bare_reshape,
         "strided": split_heads_strided,

@@ -155,6 +155,20 @@ def temperature_whole_array(scores, T):
     return e / e.sum()  # normalised over every entry at once
 
 
+def temperature_no_keepdims(scores, T):
+    z = scores / T
+    e = np.exp(z - z.max(axis=-1))  # (m, n) - (m,): does not broadcast
+    return e / e.sum(axis=-1)
+
+
+def temperature_package_softmax(scores, T):
+    return crossattn.softmax(scores / T)  # right, but the exercise is to write it
+
+
+def temperature_package_temperature(scores, T):
+    return crossattn.softmax_with_temperature(scores, T)
+
+
 def temperature_in_place(scores, T):
     scores /= T  # changes the caller's array
     return _stable(scores)
@@ -249,6 +263,23 @@ def uniform_query_reduced_svd(K):
         raise ValueError("no uniform query")
     _, _, Vt = np.linalg.svd(D, full_matrices=False)  # only n − 1 rows when n − 1 < d
     return Vt[-1]
+
+
+def uniform_query_reduced_svd_by_rank(K):
+    D = K[1:] - K[0]
+    rank = np.linalg.matrix_rank(D)
+    if rank == K.shape[1]:
+        raise ValueError("no uniform query")
+    _, _, Vt = np.linalg.svd(D, full_matrices=False)  # (n − 1, d) when n − 1 < d: no row beyond the rank
+    return Vt[rank]
+
+
+def uniform_query_first_singular_vector(K):
+    D = K[1:] - K[0]
+    if np.linalg.matrix_rank(D) == K.shape[1]:
+        raise ValueError("no uniform query")
+    _, _, Vt = np.linalg.svd(D)
+    return Vt[0]  # the first row: inside the span of the differences
 
 
 def uniform_query_difference_scores(K):
@@ -405,6 +436,8 @@ MISTAKES = {
     },
     "3.2": {
         "one_per_row": temperature_returns_normaliser,
+        "no_keepdims": temperature_no_keepdims,
+        "package": (temperature_package_softmax, temperature_package_temperature),
         "whole_array": temperature_whole_array,
         "multiplied": temperature_multiplied,
         "ignored": temperature_ignored,
@@ -427,7 +460,8 @@ MISTAKES = {
         "not_finite": uniform_query_gram_schmidt,
         "zero_query": uniform_query_zero,
         "least_aligned": uniform_query_least_aligned_with_the_keys,
-        "reduced_svd": uniform_query_reduced_svd,
+        "reduced_svd": (uniform_query_reduced_svd, uniform_query_first_singular_vector),
+        "reduced_svd_index": uniform_query_reduced_svd_by_rank,
         "unequal": uniform_query_first_key_only,
         "not_unit": uniform_query_not_normalised,
         "other_error": uniform_query_asserts,

@@ -22,6 +22,9 @@ NO_KEEPDIMS = ("A row's max or sum has shape (m,), which does not line up with t
                "axis, e.g. s.max(axis=-1, keepdims=True).")
 PACKAGE = ("your function calls {name}, which already does what this exercise asks you to write ({why}). Write it "
            "yourself with NumPy (np.exp, .max, .sum); after the exercise the lab uses the package.")
+MATMUL = ("Two products, and each must line up: Q @ K.T is (m, d) @ (d, n) -> (m, n) scores = ({m}, {n}), one row "
+          "per query; weights @ V is (m, n) @ (n, d_v) -> (m, d_v) = ({m}, {d_v}). Here Q is ({m}, {d}), K ({n}, "
+          "{d}), V ({n}, {d_v}).")
 NOT_PAIR = {"not_pair": "return a pair (out, weights), got {type}."}
 
 EXERCISES = (
@@ -30,6 +33,9 @@ EXERCISES = (
         solved_by=("crossattn.attention_scores", "crossattn.attention"),
         hints={
             "transposed": "Your scores are (n, m): that is K @ Q.T. Put the queries first: one row per query.",
+            "no_transpose": "Q is (m, d) = ({m}, {d}) and K is (n, d) = ({n}, {d}): each query meets each key in "
+                            "a dot product over the d columns, so transpose K: Q @ K.T is (m, d) @ (d, n) -> "
+                            "(m, n).",
             "query_with_itself": "Your scores are (m, m): did you multiply Q by itself? Queries meet KEYS: Q @ K.T.",
             "unscaled": "you forgot to divide by √d (d = the width of a query).",
             "by_d": "divide by √d, not by d.",
@@ -47,6 +53,7 @@ EXERCISES = (
             "package": PACKAGE.replace("{why}", "with it, the large-score test below would test the package, not "
                                                 "your softmax"),
             "pair_swapped": "you returned (weights, out); return them in the order (out, weights).",
+            "matmul_shapes": MATMUL,
             "keys_first": "Your weights are (n, m): compute Q @ K.T, one row per query.",
             "columns": "your weights sum to 1 down each column; softmax over the last axis so each query's row "
                        "sums to 1.",
@@ -74,6 +81,10 @@ EXERCISES = (
             "not_repeated": "Your mask is (B, n): repeat it for each of the m queries to get (B, m, n).",
             "broadcast_shape": "Your mask is (B, 1, n): it broadcasts, but the exercise asks for the full (B, m, n) "
                                "— repeat it for each of the m queries.",
+            "batch_as_queries": "every sentence got the same mask, whose row i is sentence i's: NumPy lines up the "
+                                "LAST axes, so broadcasting the (B, n) array of real keys to (B, m, n) made the "
+                                "batch axis the query axis (it only fits because B = m here). Give it a query axis "
+                                "first, real[:, None, :] of shape (B, 1, n), then broadcast to (B, m, n).",
             "not_bool": "the mask must be boolean (True = may attend), got dtype {dtype}.",
             "off_by_one": "off by one: the real keys are j = 0 … length − 1, so use j < length, not j <= length.",
             "inverted": "your mask is inverted: here True means 'may attend' (as in scaled_dot_product_attention), "
@@ -100,6 +111,7 @@ EXERCISES = (
         hints={
             "no_keepdims": NO_KEEPDIMS,
             "package": PACKAGE.replace("{why}", "zero weights for a fully masked row included"),
+            "matmul_shapes": MATMUL,
             "nan_rows": "a fully masked row gave NaN: its max is -inf, and -inf - (-inf) and 0/0 are NaN. Give such "
                         "a row zero weights: shift it by 0 instead of its max, and divide only where the row sum is "
                         "> 0.",
@@ -108,6 +120,8 @@ EXERCISES = (
             "zero_after_softmax": "you zeroed the masked weights after the softmax, so rows no longer sum to 1. "
                                   "Mask the SCORES (with -inf) before the softmax.",
             "inverted": "your mask is inverted: True means 'may attend', so block the keys where mask is False.",
+            "transposed_operand": "An (n, m) array met an (m, n) one. The scores Q @ K.T and the mask are both "
+                                  "(m, n), one row per query: did you compute K @ Q.T, or transpose the mask?",
             "add_minus_1e9": "adding -1e9 to blocked scores leaves a fully masked row with the softmax of its own "
                              "scores: it still reads keys it must not see. Such a row must get zero weights.",
             "fill_zero": "filling blocked scores with 0 does not block them (exp(0) = 1). Use -inf, so that their "
@@ -135,6 +149,8 @@ EXERCISES = (
             "not_one_array": "return one NumPy array of shape (h, L, d_head), got a {type}{count}. Reshape to "
                              "(L, h, d_head) and transpose, instead of collecting the heads one by one.",
             "no_transpose": "You reshaped to (L, h, d_head); now move the head axis first: (h, L, d_head).",
+            "full_transpose": "Your heads are (d_head, h, L): .T on a 3-D array reverses ALL its axes. Swap only "
+                              "the first two of (L, h, d_head): .transpose(1, 0, 2) or np.swapaxes(x, 0, 1).",
             "wrong_transpose": "Your heads are (h, d_head, L): positions and features are swapped. Transpose "
                                "(L, h, d_head) with axes (1, 0, 2).",
             "bare_reshape": "a plain reshape to (h, L, d_head) mixes positions across heads. Reshape to "

@@ -36,6 +36,11 @@ EXERCISES = (
         solved_by=("crossattn.softmax_with_temperature", "crossattn.softmax"),
         hints={
             "one_per_row": "Return a weight for every score (shape (..., n)), not one number per row.",
+            "package": "your function calls {name}, which already does what this exercise asks you to write, so "
+                       "the grader would give it no points. Write the softmax yourself with NumPy (np.exp, .max, "
+                       ".sum), as in lab 1; exercise 3.4 is where you may call crossattn.softmax.",
+            "no_keepdims": "A row's max or sum has shape (m,) = ({m},), which does not line up with the (m, n) = "
+                           "({m}, {n}) scores: keep the reduced axis, e.g. z.max(axis=-1, keepdims=True).",
             "whole_array": "your weights sum to 1 over the whole array, not row by row (your rows sum to {rows}). "
                            "Normalise each row: e / e.sum(axis=-1, keepdims=True).",
             "multiplied": "you MULTIPLIED the scores by T = {t}. Divide them: softmax(scores / T), so that a small "
@@ -85,9 +90,14 @@ EXERCISES = (
                              "is orthogonal to every key. Equal scores need less: q orthogonal to every key "
                              "DIFFERENCE k_j − k_0.",
             "reduced_svd": "for {label} your query lies in the span of the {n_diffs} key differences, not orthogonal "
-                           "to them. np.linalg.svd(D, full_matrices=False) returns only {n_diffs} rows of Vt, all "
-                           "inside that span; use full_matrices=True (the default) to get all {d} rows, and take a "
-                           "row beyond the rank of D.",
+                           "to them. The first r = {rank} rows of Vt (r = the rank of D) span the differences, so "
+                           "Vt[0] … Vt[r − 1] all fail; take Vt[r]. np.linalg.svd(D, full_matrices=False) returns "
+                           "only {n_diffs} rows, none beyond the span; keep full_matrices=True (the default) to get "
+                           "all {d}.",
+            "reduced_svd_index": "For {label}, if that index is into Vt: np.linalg.svd(D, full_matrices=False) "
+                                 "returns only {n_diffs} rows of Vt, all inside the span of the differences, and "
+                                 "drops the rows beyond it, the ones you need. Keep full_matrices=True (the "
+                                 "default) to get all {d} rows.",
             "unequal": "for {label} your query gives unequal scores K @ q = {scores}. Make q orthogonal to every key "
                        "difference k_j − k_0 (j = 1..n−1): take a row of Vt from np.linalg.svd(D) beyond the rank "
                        "of the (n−1, d) matrix D of differences.",
