@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -17,7 +19,8 @@ import numpy as np
 
 from .registry import Exercise
 
-__all__ = ["CheckFailed", "fail", "call", "as_array", "expect_shape", "close", "diagnose", "passed", "watch_package"]
+__all__ = ["CheckFailed", "fail", "call", "refuse_package_answer", "as_array", "expect_shape", "close", "diagnose",
+           "passed", "watch_package"]
 
 
 class CheckFailed(AssertionError):
@@ -67,6 +70,86 @@ def _describe(args: Sequence[Any]) -> str:
     return f"on the input {shapes[0]}" if len(shapes) == 1 else f"on inputs {', '.join(shapes)}"
 
 
+def _resolve(qualified: str) -> Any:
+    """The object a package name ("crossattn.softmax", "crossattn.nn.cache.KVCache.append") names, or None."""
+    parts = qualified.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part, None)
+        return obj
+    return None
+
+
+def _from_package(obj: Any) -> bool:
+    name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+    return isinstance(name, str) and name.split(".")[0] == __name__.split(".")[0]
+
+
+def _referenced(fn: Callable[..., Any]) -> list[Any]:
+    """The objects ``fn`` can reach by name: its globals, attribute chains from the package's modules and classes
+    (``crossattn.core.spotlight.entropy``), and the same for the functions of the student's it calls."""
+    found: list[Any] = []
+    todo, seen = [fn], set()
+    while todo:
+        f = todo.pop()
+        code, scope = getattr(f, "__code__", None), getattr(f, "__globals__", None)
+        if code is None or scope is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        names: set[str] = set()
+        codes = [code]
+        while codes:
+            c = codes.pop()
+            names |= set(c.co_names)
+            codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        cells = [c.cell_contents for c in (getattr(f, "__closure__", None) or ()) if _filled(c)]
+        frontier = [scope[n] for n in names if n in scope] + cells
+        for _ in range(4):  # crossattn.nn.layers.MultiheadAttention.forward: four attributes deep
+            found += frontier
+            todo += [o for o in frontier if isinstance(o, types.FunctionType) and not _from_package(o)]
+            frontier = [getattr(o, n) for o in frontier if isinstance(o, (types.ModuleType, type)) and _from_package(o)
+                        for n in names if n in vars(o)]
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
+
+
+def _unwrap(obj: Any) -> Any:
+    """``obj`` without its wrappers: a spy of :func:`watch_package`, a ``torch.no_grad()`` decorator."""
+    try:
+        return inspect.unwrap(obj) if callable(obj) else obj
+    except ValueError:  # a cycle of __wrapped__
+        return obj
+
+
+def refuse_package_answer(fn: Callable[..., Any], exercise: Exercise) -> None:
+    """Fail when ``fn`` reaches, by name, one of the package's own answers to ``exercise`` (its ``solved_by``).
+
+    The grader flags such an answer before running it (0 points); the self-check says so first, with the
+    exercise's own "package" hint when it has one.
+    """
+    if not exercise.solved_by:
+        return
+    answers: dict[int, str] = {}
+    for name in exercise.solved_by:  # two names of one function: the first one listed
+        obj = _resolve(name)
+        if obj is not None:
+            answers.setdefault(id(_unwrap(obj)), name)
+    for obj in _referenced(fn):
+        if id(_unwrap(obj)) in answers:
+            fail(exercise, "package" if "package" in exercise.keys else "package_call", name=answers[id(_unwrap(obj))])
+
+
 def call(fn: Callable[..., Any], *args: Any, exercise: Exercise, inputs: str | None = None) -> Any:
     """Call the student's ``fn`` on copies of ``args``; turn a stub, a crash or an in-place change into a hint.
 
@@ -74,6 +157,7 @@ def call(fn: Callable[..., Any], *args: Any, exercise: Exercise, inputs: str | N
     """
     if not callable(fn):
         fail(exercise, "not_function", type=type(fn).__name__)
+    refuse_package_answer(fn, exercise)
     name = getattr(fn, "__name__", "your function")
     copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..nn.cache import KVCache
 from ..nn.layers import MultiheadAttention
-from ._core import CheckFailed, call, close, diagnose, expect_shape, fail, passed
+from ._core import CheckFailed, call, close, diagnose, expect_shape, fail, passed, refuse_package_answer
 from ._torch_habits import watch
 from .registry import Exercise, exercise
 
@@ -50,6 +50,7 @@ def _call(fn: Callable, *args: Any, exercise: Exercise, where: str = "") -> Any:
     """Call the student's torch function without gradients; a stub or a crash becomes a one-line hint."""
     if not callable(fn):
         fail(exercise, "not_function", type=type(fn).__name__)
+    refuse_package_answer(fn, exercise)
     name = getattr(fn, "__name__", "your function")
     with watch() as habits:
         try:

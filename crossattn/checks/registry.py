@@ -47,6 +47,8 @@ GENERIC: Mapping[str, str] = MappingProxyType({
     "not_function": "pass your function itself (without calling it), got {type}",
     "stub": "`{name}` still raises NotImplementedError — replace the `raise` line with your code.",
     "crash": "calling `{name}` {inputs} raised {error}",
+    "package_call": "your function calls {name}, the package's own answer to this exercise, so the grader would "
+                    "give it no points. Write it yourself; the exercise's text says what to use.",
     "in_place": "`{name}` changed its argument {position} in place; leave inputs as they are (work on a copy, "
                 "e.g. x = x / T instead of x /= T).",
     "none": "{what} is None — did you forget the `return` statement?",

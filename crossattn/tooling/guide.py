@@ -15,6 +15,7 @@ for the objectives, so the guide and the check read the chapters the same way.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -261,13 +262,20 @@ def generic_hints() -> list[GenericHint]:
         Q /= 2
         return Q @ K.T
 
-    for fn in (stub, crashes, in_place):
+    package_scores = importlib.import_module("crossattn").attention_scores  # the package's own answer to 2.1
+
+    def calls_the_package(Q, K):  # noqa: N803
+        return package_scores(Q, K)
+
+    for fn in (stub, crashes, in_place, calls_the_package):
         fn.__name__ = "scores"
     attempts = [
         ("passes the result of a call instead of the function", lambda: call(q @ k.T, q, k, exercise=ex)),
         ("runs the check on the untouched stub", lambda: call(stub, q, k, exercise=ex)),
         ("writes code that crashes (here Q @ K instead of Q @ K.T)", lambda: call(crashes, q, k, exercise=ex)),
         ("changes an input in place (Q /= 2)", lambda: call(in_place, q, k, exercise=ex)),
+        ("calls the package's own answer (crossattn.attention_scores here)",
+         lambda: call(calls_the_package, q, k, exercise=ex)),
         ("forgets the return statement", lambda: as_array(None, ex)),
         ("forgets the return statement where a number or a tensor is asked for", lambda: fail(ex, "returned_none")),
         ("returns a tuple where one array is asked for", lambda: as_array((q, k), ex)),

@@ -245,3 +245,47 @@ def test_a_crash_gets_a_short_hint_naming_the_error(ex):
     err = raised(ex, _crashes)
     assert err.exercise == ex.id and "RuntimeError: boom" in str(err)
     assert len(str(err).splitlines()) <= 3 and len(str(err)) <= 700, str(err)
+
+
+# ---------------------------------------------------------------------------- the package's own answer
+
+
+SOLVED = [pytest.param(ex, name, id=f"{ex.id}-{name}") for ex in registry.exercises() for name in ex.solved_by]
+
+
+@pytest.mark.parametrize(("ex", "name"), SOLVED)
+def test_an_answer_that_calls_the_package_fails_its_check_as_the_grader_flags_it(ex, name):
+    # a newcomer's `crossattn.softmax(scores / T)` passed exercise 3.2's check and scored 0 with the grader
+    from crossattn.checks._core import _resolve
+
+    answer = _resolve(name)
+    assert answer is not None, f"exercise {ex.id}: solved_by names {name}, which does not exist"
+    scope = {"package_answer": answer}
+    exec("def calls_the_package(*args, **kwargs):\n    return package_answer(*args, **kwargs)\n", scope)  # noqa: S102
+    err = raised(ex, scope["calls_the_package"])
+    aliases = [n for n in ex.solved_by if _resolve(n) is answer]  # one function may be listed under two names
+    assert err.key in ("package", "package_call") and aliases[0] in str(err), str(err)
+
+
+def test_the_package_through_attributes_and_helpers_is_seen_and_a_same_named_own_function_is_not():
+    import crossattn
+    from crossattn.checks import check_entropy
+
+    def via_attribute(weights):
+        return crossattn.core.spotlight.entropy(weights)  # crossattn.entropy, reached four names deep
+
+    def helper(weights):
+        return crossattn.entropy(weights)
+
+    def via_helper(weights):
+        return helper(weights)
+
+    for answer in (via_attribute, via_helper):
+        with pytest.raises(CheckFailed) as info:
+            check_entropy(answer)
+        assert info.value.key == "package_call"
+    # the control: the student's own function that happens to be called entropy passes
+    scope = {"np": __import__("numpy")}
+    exec("def entropy(w):\n    w = np.asarray(w)\n"  # noqa: S102
+         "    return -np.sum(np.where(w > 0, w * np.log(np.where(w > 0, w, 1)), 0), axis=-1)\n", scope)
+    check_entropy(scope["entropy"])
