@@ -7,12 +7,10 @@ is raised by key from :mod:`crossattn.checks.registry` through :func:`fail`.
 """
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -20,7 +18,7 @@ import numpy as np
 from .registry import Exercise
 
 __all__ = ["CheckFailed", "fail", "call", "refuse_package_answer", "as_array", "expect_shape", "close", "diagnose",
-           "passed", "watch_package"]
+           "passed"]
 
 
 class CheckFailed(AssertionError):
@@ -125,7 +123,7 @@ def _filled(cell: Any) -> bool:
 
 
 def _unwrap(obj: Any) -> Any:
-    """``obj`` without its wrappers: a spy of :func:`watch_package`, a ``torch.no_grad()`` decorator."""
+    """``obj`` without its wrappers (``functools.wraps``), e.g. a ``torch.no_grad()`` decorator."""
     try:
         return inspect.unwrap(obj) if callable(obj) else obj
     except ValueError:  # a cycle of __wrapped__
@@ -246,38 +244,3 @@ def diagnose(got: Any, mistakes: Sequence[tuple], exercise: Exercise, fallback: 
 def passed(exercise: Exercise, detail: str) -> None:
     """Print the one success line of a checker."""
     print(f"✓ {exercise.label} passed: {detail}")
-
-
-@contextmanager
-def watch_package(fn: Callable, originals: Mapping[str, Callable]) -> Iterator[list[str]]:
-    """Record calls of the package's functions ``originals`` (name -> function) made inside the block.
-
-    Both the package's attributes (``crossattn.softmax(...)``) and names the student's function
-    reads from its globals (``from crossattn import softmax``) are watched; all are restored. An
-    exercise that asks for what the package already does uses it to refuse an answer that calls it.
-    """
-    package = importlib.import_module(__name__.split(".")[0])
-    called: list[str] = []
-
-    def spy(name: str, original: Callable) -> Callable:
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            called.append(f"crossattn.{name}")
-            return original(*args, **kwargs)
-        return wrapper
-
-    namespace = getattr(fn, "__globals__", {})
-    saved_attrs = {name: getattr(package, name) for name in originals}
-    saved_names = {key: value for key, value in namespace.items()
-                   if any(value is original for original in originals.values())}
-    try:
-        for name, original in originals.items():
-            setattr(package, name, spy(name, original))
-        for key, value in saved_names.items():
-            name = next(n for n, original in originals.items() if value is original)
-            namespace[key] = spy(name, value)
-        yield called
-    finally:
-        for name, value in saved_attrs.items():
-            setattr(package, name, value)
-        namespace.update(saved_names)

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..core.kernel_regression import gaussian_kernel_scores, nadaraya_watson
 from ..core.numerics import entropy, softmax
-from ..core.spotlight import softmax_with_temperature
-from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed, watch_package
+from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
 from .registry import Exercise, exercise
 
 __all__ = ["check_entropy", "check_softmax_temperature", "check_uniform_query", "check_nadaraya_watson"]
@@ -75,9 +74,6 @@ def check_entropy(entropy_fn: Callable) -> None:
 
 # --------------------------------------------------------------------------- 3.2 temperature
 
-PACKAGE_SOFTMAX = {"softmax": softmax, "softmax_with_temperature": softmax_with_temperature}
-
-
 def check_softmax_temperature(softmax_temperature: Callable) -> None:
     """Exercise 3.2: ``softmax_temperature(scores (..., n), T) -> (..., n)`` = softmax(scores / T)."""
     ex = exercise("3.2")
@@ -89,14 +85,11 @@ def check_softmax_temperature(softmax_temperature: Callable) -> None:
     m, n = s.shape
     for t in (0.5, 3.0):
         try:
-            with watch_package(softmax_temperature, PACKAGE_SOFTMAX) as called:
-                result = _call(softmax_temperature, s, t, exercise=ex)
+            result = _call(softmax_temperature, s, t, exercise=ex)  # refuses the package's softmax (call does)
         except CheckFailed as err:  # (m, n) scores meet an (m,) row max or sum: keepdims forgotten
             if err.key == "crash" and any(pair in err.text for pair in (f"({m},{n}) ({m},)", f"({m},) ({m},{n})")):
                 fail(ex, "no_keepdims", lead=f"{err.text.rstrip()}. ", m=m, n=n)
             raise
-        if called:  # the grader gives no points for an answer that calls the package's softmax
-            fail(ex, "package", name=called[0])
         got = as_array(result, ex)
         expect_shape(got, s.shape, ex, {(s.shape[0],): "one_per_row"})
         want = softmax(s / t)

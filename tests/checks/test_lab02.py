@@ -649,7 +649,7 @@ def test_same_answer_twins_really_give_the_same_numbers():
             assert np.allclose(a, b)
 
 
-def test_package_watch_restores_the_package_and_the_callers_names():
+def test_refusing_the_package_leaves_the_package_and_the_callers_names_alone():
     with pytest.raises(CheckFailed, match="calls crossattn"):
         check_masked_attention(masked_attention_imported_softmax)
     from crossattn.core.dot_product import attention as original_attention
