@@ -16,6 +16,7 @@ import torch
 from ..experiments.text_to_image import TextToImageConfig, TinyDenoiser, all_prompts, tokens
 from ..nn.cache import KVCache
 from ._core import CheckFailed, as_array, call, close, diagnose, expect_shape, fail, passed
+from ._torch_habits import watch
 from .registry import exercise
 
 __all__ = ["check_image_reads_text", "check_guided_velocity", "check_word_attention_map", "check_sample_cached"]
@@ -27,17 +28,6 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, dim
     return torch.softmax(q @ k.transpose(-2, -1) / scale, dim=dim) @ v
 
 
-def _works_unbatched(fn: Callable, x: torch.Tensor, s: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                     w_v: torch.Tensor, want: torch.Tensor) -> bool:
-    """Whether ``fn`` is right on one image without the batch axis, x (P, d_model), s (T, d_model)."""
-    try:
-        got = fn(x.clone(), s.clone(), w_q.clone(), w_k.clone(), w_v.clone())  # (P, d_v) if right
-        got = got.detach().numpy() if hasattr(got, "detach") else np.asarray(got)
-        return got.shape == tuple(want.shape) and close(got, want.numpy(), tol=1e-5)
-    except Exception:  # noqa: BLE001 - any failure here only means "not this mistake"
-        return False
-
-
 def check_image_reads_text(image_reads_text: Callable) -> None:
     """Exercise 9.1: ``image_reads_text(x (B, P, d_model), s (B, T, d_model), w_q, w_k, w_v) -> (B, P, d_v)``."""
     ex = exercise("9.1")
@@ -47,13 +37,14 @@ def check_image_reads_text(image_reads_text: Callable) -> None:
     w_q, w_k, w_v = (torch.randn(d_model, w, generator=g) for w in (d_k, d_k, d_v))
     q, k, v = x @ w_q, s @ w_k, s @ w_v  # (B, P, d_k), (B, T, d_k), (B, T, d_v)
     want = _attend(q, k, v, math.sqrt(d_k))  # (B, P, d_v)
-    try:
-        out = call(image_reads_text, x, s, w_q, w_k, w_v, exercise=ex,
-                   inputs=f"x {tuple(x.shape)}, s {tuple(s.shape)}")
-    except CheckFailed as err:
-        if err.key == "crash" and _works_unbatched(image_reads_text, x[0], s[0], w_q, w_k, w_v, want[0]):
-            fail(ex, "batched_transpose", lead=f"{err.text}\n  Hint: ")
-        raise
+    with watch() as habits:
+        try:
+            out = call(image_reads_text, x, s, w_q, w_k, w_v, exercise=ex,
+                       inputs=f"x {tuple(x.shape)}, s {tuple(s.shape)}")
+        except CheckFailed as err:
+            if err.key == "crash" and habits.batched_transpose:
+                fail(ex, "batched_transpose", lead=f"{err.text}\n  Hint: ")
+            raise
     got = as_array(out, ex)
     expect_shape(got, (B, P, d_v), ex, {(B, T, d_v): "reversed", (B, T, d_model): "reversed",
                                             (B, P, d_k): "keys_as_values"},

@@ -21,7 +21,7 @@ EXERCISES = (
             "keys_as_values": "you used the keys as values: V = s @ w_v, not s @ w_k.",
             "no_softmax": "you multiplied the raw scores by V: turn them into weights with a softmax over the words "
                           "first.",
-            "batched_transpose": "your function is right on one image but fails on a batch. On a 3-D tensor, `.T` "
+            "batched_transpose": "On a 3-D tensor, `.T` "
                                  "reverses ALL axes, (B, T, d_k) → (d_k, T, B); swap only the last two: "
                                  "k.transpose(-2, -1) (or k.mT).",
         },
