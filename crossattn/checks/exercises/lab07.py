@@ -166,9 +166,10 @@ EXERCISES = (
             "count": "you returned a count: divide by the number of splits, C({pooled}, {size_a}) = {splits}, to "
                      "get a fraction.",
             "ranks": RANKS,
-            "by_value": "you built the second group by VALUE (np.setdiff1d, or `not in`): a number that occurs "
-                        "twice in the pooled data, or in both groups, then lands in the wrong group or in none. Pick "
-                        "the second group by POSITION: the indices the combination left out (a boolean mask, "
+            "by_value": "you built the second group by VALUE (np.setdiff1d, or `not in`): when a number occurs more "
+                        "than once in the pooled data, every copy of a number the first group holds leaves the "
+                        "second (and np.setdiff1d also keeps one copy of each number), so the second group comes "
+                        "out too small. Pick it by POSITION: the indices the combination left out (a boolean mask, "
                         "pooled[~mask]).",
             "tuple_index": "itertools.combinations gives each group as a TUPLE of positions, and NumPy reads "
                            "pooled[(0, 2, 5)] as one index per AXIS. Index with a list, pooled[list(group)], or "
